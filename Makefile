@@ -1,0 +1,77 @@
+# seqgap-lab: set up, test, regenerate the reports, benchmark.
+# Uses the active virtualenv ($VIRTUAL_ENV) or conda env ($CONDA_PREFIX) if there is one,
+# otherwise creates and uses ./.venv. Every recipe echoes what it runs.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+# A bare `torch` would pull a multi-GB CUDA build; this pin is a local CPU wheel here.
+TORCH_SPEC ?= torch==2.13.0
+PROFILE ?=
+PYTEST_ARGS ?=
+
+ACTIVE_ENV := $(abspath $(or $(VIRTUAL_ENV),$(CONDA_PREFIX)))
+# An activated ./.venv is the same env as the default: keep one stamp for it.
+ifeq ($(ACTIVE_ENV),$(CURDIR)/.venv)
+  ACTIVE_ENV :=
+endif
+
+ifeq ($(ACTIVE_ENV),)
+  ENV_DIR := .venv
+  STAMP := .venv/.seqgap-setup-stamp
+  ENV_DEP := .venv/bin/python
+else
+  ENV_DIR := $(ACTIVE_ENV)
+  # The env's path is in the stamp's name so that switching env redoes setup there.
+  STAMP := .seqgap-setup-stamp$(subst /,_,$(ACTIVE_ENV))
+  ENV_DEP :=
+endif
+PY := $(ENV_DIR)/bin/python
+
+.PHONY: help setup test report bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  make \1\t/'
+	@echo "  (environment: $(ENV_DIR); TORCH_SPEC=$(TORCH_SPEC); PROFILE=$(or $(PROFILE),auto))"
+
+.venv/bin/python:
+	@echo "==> creating .venv with $(PYTHON)"
+	@if ! $(PYTHON) -m venv .venv; then \
+	  echo "==> '$(PYTHON) -m venv' failed (Debian without python3-venv?): retrying without ensurepip"; \
+	  rm -rf .venv; \
+	  $(PYTHON) -m venv --without-pip .venv; \
+	  echo "==> $(PYTHON) -m pip --python .venv/bin/python install pip"; \
+	  $(PYTHON) -m pip --python .venv/bin/python install pip; \
+	fi
+
+# Depends on pyproject.toml so that a changed dependency list reinstalls; otherwise a no-op.
+$(STAMP): pyproject.toml | $(ENV_DEP)
+	@echo "==> setting up $(ENV_DIR) ($$($(PY) -c 'import sys; print("python", sys.version.split()[0])'))"
+	@if $(PY) -c 'import torch' >/dev/null 2>&1; then \
+	  echo "==> torch $$($(PY) -c 'import torch; print(torch.__version__)') already installed: keeping it"; \
+	else \
+	  echo "==> $(PY) -m pip install \"$(TORCH_SPEC)\""; \
+	  $(PY) -m pip install "$(TORCH_SPEC)"; \
+	fi
+	$(PY) -m pip install -e ".[dev]"
+	@touch $@
+
+setup: $(STAMP)  ## create/refresh the environment (only when pyproject.toml changed)
+	@echo "==> environment ready: $(PY)"
+
+test: setup  ## run the whole test suite (notebooks in the smoke profile)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+report: setup  ## regenerate every notebook into reports/ (PROFILE=smoke|default|full; auto: full on a GPU)
+	$(PY) -m seqgap_lab report $(if $(PROFILE),--profile $(PROFILE))
+
+bench: setup  ## side-by-side benchmark, JSON out
+	$(PY) -m seqgap_lab bench --json
+
+clean:  ## remove reports/ and figures/<stem>/ (keeps data/ and the READMEs)
+	rm -rf reports
+	@if [ -d figures ]; then \
+	  echo "find figures -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +"; \
+	  find figures -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +; \
+	fi

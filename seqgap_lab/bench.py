@@ -1,0 +1,146 @@
+"""Side-by-side benchmark on the current device: training throughput, greedy decoding, cache speed-up, memory.
+
+Timings on shared 2-core machines swing 2-4x between runs, so what we compare are ratios measured in
+one process with the two variants interleaved (A, B, A, B, ...) and the median of the paired ratios.
+"""
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from seqgap_lab.config import ModelConfig
+from seqgap_lab.data.batching import Batch
+from seqgap_lab.data.tokenize import BOS, EOS
+from seqgap_lab.decoding.search import greedy
+from seqgap_lab.models import build_model
+from seqgap_lab.runtime import autocast, device_description, get_device, seed_everything
+from seqgap_lab.strategies import get_strategy
+
+# "peer" matches the peer baselines in NOTES.md (HF MarianMT of the same size); "small" is quick on a CPU.
+SIZES = {
+    "small": dict(d_model=128, num_heads=4, num_layers=2, ffn_dim=512, vocab=1000, batch=32, src_len=20,
+                  tgt_len=20, decode_steps=20),
+    "peer": dict(d_model=256, num_heads=4, num_layers=3, ffn_dim=1024, vocab=8000, batch=64, src_len=40,
+                 tgt_len=40, decode_steps=50),
+}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time(fn: Callable[[], object], device: torch.device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def _batch(size: dict, device: torch.device) -> Batch:
+    g = torch.Generator().manual_seed(0)
+    src = torch.randint(3, size["vocab"], (size["batch"], size["src_len"]), generator=g)
+    tgt = torch.randint(3, size["vocab"], (size["batch"], size["tgt_len"] + 1), generator=g)
+    tgt[:, 0] = BOS
+    return Batch(src, tgt[:, :-1].contiguous(), tgt[:, 1:].contiguous()).to(device)
+
+
+def naive_greedy(model, src: torch.Tensor, steps: int) -> torch.Tensor:
+    """Greedy decoding without incremental state: the whole prefix is re-run at every step (reference)."""
+    prefix = torch.full((src.shape[0], 1), BOS, dtype=torch.long, device=src.device)
+    memory = model.encode(src, src != 0)
+    for _ in range(steps):
+        logits = model.decode_forward(memory, src != 0, prefix)[:, -1].float()  # (B, V)
+        logits[:, EOS] = float("-inf")  # as greedy(min_len=steps): both run exactly `steps` steps
+        prefix = torch.cat([prefix, logits.argmax(-1, keepdim=True)], 1)
+    return prefix[:, 1:]
+
+
+def _train_step_fn(model, batch: Batch, device: torch.device) -> Callable[[], None]:
+    strategy, opt = get_strategy("teacher_forcing"), torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def step() -> None:
+        with autocast(device):
+            loss, _ = strategy.loss(model, batch, 0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def _interleaved(fns: dict[str, Callable[[], object]], repeats: int, device: torch.device) -> dict[str, list]:
+    for fn in fns.values():  # warm-up: first calls pay for allocation and kernel selection
+        fn()
+    times: dict[str, list] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(_time(fn, device))
+    return times
+
+
+def bench_model(kind: str, size: dict, device: torch.device, repeats: int) -> list[dict]:
+    """Rows for one model kind: train tokens/s, greedy sentences/s, and the KV-cache speed-up ratio."""
+    seed_everything(0)
+    cfg = ModelConfig(kind=kind, d_model=size["d_model"], num_heads=size["num_heads"],
+                      num_layers=size["num_layers"], ffn_dim=size["ffn_dim"], dropout=0.0)
+    model = build_model(cfg, size["vocab"]).to(device)
+    batch = _batch(size, device)
+    model.train()
+    train_times = _interleaved({"train": _train_step_fn(model, batch, device)}, repeats, device)["train"]
+    model.eval()
+    steps, mask = size["decode_steps"], batch.src_mask
+
+    def cached():
+        with torch.no_grad(), autocast(device):
+            greedy(model, batch.src, mask, steps, min_len=steps)
+
+    def uncached():
+        with torch.no_grad(), autocast(device):
+            naive_greedy(model, batch.src, steps)
+    t = _interleaved({"cached": cached, "uncached": uncached}, repeats, device)
+    ratio = statistics.median(u / c for u, c in zip(t["uncached"], t["cached"]))
+    n = size["batch"]
+    return [
+        _row(kind, "train_tgt_tokens_per_s", batch.num_tgt_tokens / statistics.median(train_times), "tok/s"),
+        _row(kind, "greedy_sentences_per_s", n / statistics.median(t["cached"]), "sent/s",
+             f"{n} sentences x {steps} steps, KV cache / hidden state"),
+        _row(kind, "greedy_no_cache_sentences_per_s", n / statistics.median(t["uncached"]), "sent/s",
+             "prefix re-run every step"),
+        _row(kind, "greedy_cache_speedup", ratio, "x", "median paired ratio uncached/cached, same outputs"),
+    ]
+
+
+def _row(model: str, metric: str, value: float, unit: str, note: str = "") -> dict:
+    return {"model": model, "metric": metric, "value": round(float(value), 3), "unit": unit, "note": note}
+
+
+def memory_rows(device: torch.device) -> list[dict]:
+    """Peak resident memory of this process, and peak GPU memory on CUDA."""
+    rows = [_row("all", "peak_ram_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB")]
+    if device.type == "cuda":
+        rows.append(_row("all", "peak_gpu_mem_mb", torch.cuda.max_memory_allocated(device) / 2**20, "MB"))
+    return rows
+
+
+def run_bench(size: str = "small", device: str | None = None, repeats: int = 5,
+              kinds=("transformer", "gru"), progress: bool = True) -> dict:
+    """Run every row on one device; returns {'device', 'size', 'rows': [...]}."""
+    if size not in SIZES:
+        raise ValueError(f"size = {size!r} is not allowed: expected one of {' | '.join(SIZES)}")
+    if not 1 <= repeats <= 1000:
+        raise ValueError(f"repeats = {repeats!r} is not allowed: expected an integer in [1, 1000]")
+    dev = get_device(device)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    rows = []
+    for kind in tqdm(kinds, desc="bench", disable=not progress):
+        rows += bench_model(kind, SIZES[size], dev, repeats)
+    rows += memory_rows(dev)
+    return {"device": device_description(dev), "size": size, "config": SIZES[size], "repeats": repeats,
+            "torch": torch.__version__, "rows": rows}

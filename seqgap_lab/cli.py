@@ -1,0 +1,82 @@
+"""`seqgap-lab train | report | bench` (also `python -m seqgap_lab`). Errors print one line, exit 2."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from seqgap_lab.cache import CacheError
+from seqgap_lab.config import MODELS, TASKS, ConfigError, check_profile
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="seqgap-lab", description="Measure and teach exposure bias of sequence models.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train (or load from cache) one model on a synthetic task")
+    t.add_argument("--task", default="reverse", help=f"one of {' | '.join(TASKS)}")
+    t.add_argument("--model", default="transformer", help=f"one of {' | '.join(MODELS)}")
+    t.add_argument("--profile", default="default", help="smoke | default | full (sizes and steps)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--steps", type=int, default=None, help="override the profile's training steps")
+    t.add_argument("--device", default=None, help="auto | cpu | cuda | mps (default: auto)")
+    t.add_argument("--retrain", action="store_true", help="ignore and overwrite a cached checkpoint")
+    r = sub.add_parser("report", help="run every notebook with papermill into reports/ with HTML and an index")
+    r.add_argument("--profile", default=None, help="smoke | default | full (default: full on a GPU, else default)")
+    r.add_argument("--only", nargs="*", default=None, help="notebook numbers or stems, e.g. 01")
+    b = sub.add_parser("bench", help="side-by-side benchmark on the current device")
+    b.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    b.add_argument("--size", default="small", help="small | peer (peer = the NOTES.md baseline size)")
+    b.add_argument("--repeats", type=int, default=5)
+    b.add_argument("--device", default=None)
+    return p
+
+
+def _train(args) -> int:
+    from seqgap_lab.compounding import configs
+    from seqgap_lab.decoding import decode_sequences
+    from seqgap_lab.experiments import trained_model
+
+    task_cfg, model_cfg, train_cfg = configs(check_profile(args.profile), args.task, args.model, args.seed)
+    if args.steps is not None:
+        train_cfg = train_cfg.replace(steps=args.steps)
+    run = trained_model(task_cfg, model_cfg, train_cfg, device=args.device, retrain=args.retrain)
+    hyps = decode_sequences(run.model, [s for s, _ in run.splits.dev])
+    exact = sum(h == t for h, (_, t) in zip(hyps, run.splits.dev)) / len(hyps)
+    print(json.dumps({"checkpoint": str(run.checkpoint), "from_cache": run.from_cache,
+                      "train_seconds": round(run.train_seconds, 1), "dev_exact_match": round(exact, 4)}))
+    return 0
+
+
+def _report(args) -> int:
+    from seqgap_lab.report import run_report
+
+    records = run_report(args.profile, only=args.only)
+    return 0 if all(r["status"] == "ok" for r in records) else 1
+
+
+def _bench(args) -> int:
+    from seqgap_lab.bench import run_bench
+
+    result = run_bench(args.size, args.device, args.repeats)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"device: {result['device']}  size: {args.size}")
+        for row in result["rows"]:
+            print(f"  {row['model']:<12} {row['metric']:<34} {row['value']:>12,.2f} {row['unit']:<7} {row['note']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `seqgap-lab` command."""
+    args = _parser().parse_args(argv)
+    handler = {"train": _train, "report": _report, "bench": _bench}[args.command]
+    try:
+        return handler(args)
+    except (ConfigError, CacheError, ValueError, FileNotFoundError) as exc:
+        print(f"seqgap-lab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""Frozen, validated configuration dataclasses: errors are raised where a value enters."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+PROFILES = ("smoke", "default", "full")
+TASKS = ("copy", "reverse", "sort", "addition")
+MODELS = ("gru", "transformer")
+DECODE_METHODS = ("greedy",)
+
+
+class ConfigError(ValueError):
+    """A configuration value is unknown, of the wrong type or out of range; the message names it."""
+
+
+def _fail(owner: str, name: str, value: Any, allowed: str) -> None:
+    raise ConfigError(f"{owner}.{name} = {value!r} is not allowed: expected {allowed}")
+
+
+def check_int(owner: str, name: str, value: Any, lo: int | None = None, hi: int | None = None) -> None:
+    """Raise ConfigError unless value is an int in [lo, hi] (bools are rejected)."""
+    allowed = f"an integer{'' if lo is None else f' >= {lo}'}{'' if hi is None else f' and <= {hi}'}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        _fail(owner, name, value, allowed)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        _fail(owner, name, value, allowed)
+
+
+def check_float(owner: str, name: str, value: Any, lo: float, hi: float,
+                lo_open: bool = False, hi_open: bool = False) -> None:
+    """Raise ConfigError unless value is a finite number in the interval [lo, hi] (open ends optional)."""
+    allowed = f"a number in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        _fail(owner, name, value, allowed)
+    if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
+        _fail(owner, name, value, allowed)
+
+
+def check_choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raise ConfigError unless value is one of choices."""
+    if value not in choices:
+        _fail(owner, name, value, "one of " + " | ".join(choices))
+
+
+def check_profile(value: Any) -> str:
+    """Validate a notebook/CLI profile name and return it."""
+    if value not in PROFILES:
+        raise ConfigError(f"profile = {value!r} is not allowed: expected one of {' | '.join(PROFILES)}")
+    return value
+
+
+class _Config:
+    """Mixin: strict construction from dicts and a plain-dict view for hashing."""
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]):
+        """Build from a mapping, rejecting keys that are not fields of this config."""
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{cls.__name__} expects a mapping, got {type(values).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"{cls.__name__}: unknown key(s) {unknown}; allowed keys: {sorted(names)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the fields (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes):
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class TaskConfig(_Config):
+    """A synthetic task with a known oracle: train on lengths [min_len, train_max_len], test up to test_max_len."""
+
+    name: str = "reverse"
+    min_len: int = 2
+    train_max_len: int = 12
+    test_max_len: int = 20
+    num_symbols: int = 10
+    num_train: int = 20000
+    num_dev: int = 500
+    num_test: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        o = "TaskConfig"
+        check_choice(o, "name", self.name, TASKS)
+        check_int(o, "min_len", self.min_len, 1, 1000)
+        check_int(o, "train_max_len", self.train_max_len, self.min_len, 1000)
+        check_int(o, "test_max_len", self.test_max_len, self.train_max_len, 1000)
+        # Addition needs the 10 digits; other tasks read symbols as letters.
+        check_int(o, "num_symbols", self.num_symbols, 2, 26 if self.name != "addition" else 10)
+        if self.name == "addition" and self.num_symbols != 10:
+            _fail(o, "num_symbols", self.num_symbols, "10 for the addition task (decimal digits)")
+        for field in ("num_train", "num_dev", "num_test"):
+            check_int(o, field, getattr(self, field), 1, 10_000_000)
+        check_int(o, "seed", self.seed, 0)
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Config):
+    """Architecture of a seq2seq model (GRU with attention, or pre-LN Transformer)."""
+
+    kind: str = "transformer"
+    d_model: int = 128
+    num_heads: int = 4
+    num_layers: int = 2
+    ffn_dim: int = 256
+    dropout: float = 0.1
+    max_positions: int = 1024
+
+    def __post_init__(self) -> None:
+        o = "ModelConfig"
+        check_choice(o, "kind", self.kind, MODELS)
+        check_int(o, "d_model", self.d_model, 8, 8192)
+        check_int(o, "num_heads", self.num_heads, 1, 128)
+        if self.d_model % self.num_heads:
+            _fail(o, "num_heads", self.num_heads, f"a divisor of d_model={self.d_model}")
+        check_int(o, "num_layers", self.num_layers, 1, 48)
+        check_int(o, "ffn_dim", self.ffn_dim, 8, 65536)
+        check_float(o, "dropout", self.dropout, 0.0, 1.0, hi_open=True)
+        check_int(o, "max_positions", self.max_positions, 16, 100_000)
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Config):
+    """Optimisation settings shared by every model and strategy."""
+
+    strategy: str = "teacher_forcing"
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 200
+    grad_clip: float = 1.0
+    label_smoothing: float = 0.0
+    seed: int = 0
+    log_every: int = 50
+
+    def __post_init__(self) -> None:
+        o = "TrainConfig"
+        if not isinstance(self.strategy, str) or not self.strategy:
+            _fail(o, "strategy", self.strategy, "a registered strategy name")
+        check_int(o, "steps", self.steps, 1, 10_000_000)
+        check_int(o, "batch_size", self.batch_size, 1, 1_000_000)
+        check_float(o, "lr", self.lr, 0.0, 10.0, lo_open=True)
+        check_float(o, "weight_decay", self.weight_decay, 0.0, 10.0)
+        check_int(o, "warmup_steps", self.warmup_steps, 0, 10_000_000)
+        check_float(o, "grad_clip", self.grad_clip, 0.0, 1e6)
+        check_float(o, "label_smoothing", self.label_smoothing, 0.0, 1.0, hi_open=True)
+        check_int(o, "seed", self.seed, 0)
+        check_int(o, "log_every", self.log_every, 1)
+
+
+@dataclass(frozen=True)
+class DecodeConfig(_Config):
+    """How to decode: the method by name and its limits (later issues add beam/sampling knobs)."""
+
+    method: str = "greedy"
+    max_len: int = 100
+    batch_size: int = 256
+
+    def __post_init__(self) -> None:
+        o = "DecodeConfig"
+        check_choice(o, "method", self.method, DECODE_METHODS)
+        check_int(o, "max_len", self.max_len, 1, 100_000)
+        check_int(o, "batch_size", self.batch_size, 1, 1_000_000)

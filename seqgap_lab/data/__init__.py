@@ -1,0 +1,1 @@
+"""Data: synthetic tasks with oracles, vocabularies and length-bucketed batching."""

@@ -1,0 +1,1 @@
+"""Metrics: error compounding (exposure.py); text and generation metrics come later."""

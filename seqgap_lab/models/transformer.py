@@ -1,0 +1,176 @@
+"""Pre-LN Transformer encoder-decoder with scaled_dot_product_attention and a KV cache."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqgap_lab.config import ModelConfig
+from seqgap_lab.models.base import DecoderState, Seq2SeqModel
+
+
+def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
+    """(num_positions, dim) fixed sinusoidal encodings; defined at every length, so no learned cap."""
+    pos = torch.arange(num_positions, dtype=torch.float32)[:, None]
+    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(num_positions, dim)
+    table[:, 0::2] = torch.sin(pos * freq)
+    table[:, 1::2] = torch.cos(pos * freq[: dim // 2])
+    return table
+
+
+class Attention(nn.Module):
+    """Multi-head attention; keys/values can come from a cache. Returns head-averaged weights on request."""
+
+    def __init__(self, d_model: int, num_heads: int, dropout: float):
+        super().__init__()
+        self.h, self.dh = num_heads, d_model // num_heads
+        self.q = nn.Linear(d_model, d_model)
+        self.kv = nn.Linear(d_model, 2 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.dropout = dropout
+
+    def split(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) -> (B, H, T, dh)."""
+        return x.view(x.shape[0], x.shape[1], self.h, self.dh).transpose(1, 2)
+
+    def keys_values(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Project x (B, S, D) to keys and values, each (B, H, S, dh)."""
+        k, v = self.kv(x).chunk(2, dim=-1)
+        return self.split(k), self.split(v)
+
+    def forward(self, x, k, v, mask=None, causal=False, need_weights=False):
+        """x (B, T, D) attends over k, v (B, H, S, dh); mask (B, 1, 1|T, S) True = may attend."""
+        q = self.split(self.q(x))  # (B, H, T, dh)
+        p = self.dropout if self.training else 0.0
+        weights = None
+        if need_weights:  # explicit path: the fused kernel does not expose attention probabilities
+            scores = q @ k.transpose(-2, -1) / math.sqrt(self.dh)  # (B, H, T, S)
+            if mask is not None:
+                scores = scores.masked_fill(~mask, float("-inf"))
+            probs = scores.softmax(-1)
+            weights = probs.mean(1)  # (B, T, S)
+            y = F.dropout(probs, p, self.training) @ v
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
+        y = y.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1)  # (B, T, D)
+        return self.out(y), weights
+
+
+class FeedForward(nn.Sequential):
+    """Position-wise FFN with GELU."""
+
+    def __init__(self, d_model: int, ffn_dim: int, dropout: float):
+        super().__init__(nn.Linear(d_model, ffn_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn_dim, d_model))
+
+
+class EncoderLayer(nn.Module):
+    """Pre-LN self-attention + FFN block."""
+
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(c.d_model), nn.LayerNorm(c.d_model)
+        self.attn = Attention(c.d_model, c.num_heads, c.dropout)
+        self.ffn = FeedForward(c.d_model, c.ffn_dim, c.dropout)
+        self.drop = nn.Dropout(c.dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x (B, S, D), mask (B, 1, 1, S)."""
+        h = self.ln1(x)
+        x = x + self.drop(self.attn(h, *self.attn.keys_values(h), mask=mask)[0])
+        return x + self.drop(self.ffn(self.ln2(x)))
+
+
+class DecoderLayer(nn.Module):
+    """Pre-LN causal self-attention, cross-attention and FFN; `step` extends a KV cache by one token."""
+
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        self.ln1, self.ln2, self.ln3 = (nn.LayerNorm(c.d_model) for _ in range(3))
+        self.self_attn = Attention(c.d_model, c.num_heads, c.dropout)
+        self.cross_attn = Attention(c.d_model, c.num_heads, c.dropout)
+        self.ffn = FeedForward(c.d_model, c.ffn_dim, c.dropout)
+        self.drop = nn.Dropout(c.dropout)
+
+    def forward(self, x, cross_kv, src_mask, self_kv=None, need_weights=False):
+        """x (B, T, D). Without self_kv: causal over x itself. With self_kv (cached keys/values
+        of earlier tokens): x's own keys are appended and the new cache is returned."""
+        h = self.ln1(x)
+        k, v = self.self_attn.keys_values(h)
+        if self_kv is not None:
+            k, v = torch.cat([self_kv[0], k], dim=2), torch.cat([self_kv[1], v], dim=2)  # (B, H, t+1, dh)
+        # One new token may see the whole cache; a full prefix needs the causal mask.
+        x = x + self.drop(self.self_attn(h, k, v, causal=self_kv is None)[0])
+        y, weights = self.cross_attn(self.ln2(x), *cross_kv, mask=src_mask, need_weights=need_weights)
+        x = x + self.drop(y)
+        x = x + self.drop(self.ffn(self.ln3(x)))
+        return x, (k, v), weights
+
+
+class TransformerSeq2Seq(Seq2SeqModel):
+    """Encoder-decoder Transformer (pre-LN, sinusoidal positions, tied output embedding)."""
+
+    kind = "transformer"
+
+    def __init__(self, config: ModelConfig, vocab_size: int):
+        super().__init__(vocab_size)
+        self.config = config
+        d = config.d_model
+        self.embed = nn.Embedding(vocab_size, d)
+        self.register_buffer("positions", sinusoidal_table(config.max_positions, d), persistent=False)
+        self.drop = nn.Dropout(config.dropout)
+        self.encoder = nn.ModuleList(EncoderLayer(config) for _ in range(config.num_layers))
+        self.decoder = nn.ModuleList(DecoderLayer(config) for _ in range(config.num_layers))
+        self.enc_ln, self.dec_ln = nn.LayerNorm(d), nn.LayerNorm(d)
+        nn.init.normal_(self.embed.weight, std=d ** -0.5)
+
+    def _embed(self, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        if offset + ids.shape[1] > self.config.max_positions:
+            raise ValueError(f"sequence position {offset + ids.shape[1]} exceeds ModelConfig.max_positions="
+                             f"{self.config.max_positions}")
+        x = self.embed(ids) * math.sqrt(self.config.d_model) + self.positions[offset: offset + ids.shape[1]]
+        return self.drop(x)  # (B, T, D)
+
+    def encode(self, src, src_mask):
+        """(B, S) -> memory (B, S, D)."""
+        mask = src_mask[:, None, None, :]
+        x = self._embed(src)
+        for layer in self.encoder:
+            x = layer(x, mask)
+        return self.enc_ln(x)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dec_ln(x) @ self.embed.weight.t()  # (B, T, V)
+
+    def decode_forward(self, memory, src_mask, tgt_in):
+        """Teacher-forced decoder: (B, T) -> (B, T, V)."""
+        mask = src_mask[:, None, None, :]
+        x = self._embed(tgt_in)
+        for layer in self.decoder:
+            x, _, _ = layer(x, layer.cross_attn.keys_values(memory), mask)
+        return self._logits(x)
+
+    def init_state(self, memory, src_mask, beam=1):
+        """Cross-attention keys/values are computed once here; self-attention caches start empty."""
+        memory, src_mask = self.repeat_beam(memory, beam), self.repeat_beam(src_mask, beam)
+        cross = tuple(layer.cross_attn.keys_values(memory) for layer in self.decoder)
+        b, h, dh = memory.shape[0], self.config.num_heads, self.config.d_model // self.config.num_heads
+        empty = memory.new_zeros(b, h, 0, dh)
+        selfkv = tuple((empty, empty) for _ in self.decoder)
+        return DecoderState({"src_mask": src_mask, "cross": cross, "self": selfkv, "attention": None}, 0)
+
+    def step(self, prev_tokens, state, need_weights=False):
+        """prev_tokens (B,) -> logits (B, V); the state's caches grow by one position."""
+        x = self._embed(prev_tokens[:, None], offset=state.step)  # (B, 1, D)
+        mask = state["src_mask"][:, None, None, :]
+        new_self, weights = [], None
+        for i, layer in enumerate(self.decoder):
+            last = i == len(self.decoder) - 1
+            x, kv, w = layer(x, state["cross"][i], mask, self_kv=state["self"][i], need_weights=need_weights and last)
+            new_self.append(kv)
+            weights = w if w is not None else weights
+        tensors = dict(state.tensors, self=tuple(new_self))
+        tensors["attention"] = None if weights is None else weights[:, 0]  # (B, S) last layer, head mean
+        return self._logits(x)[:, 0], DecoderState(tensors, state.step + 1)

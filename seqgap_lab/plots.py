@@ -1,0 +1,82 @@
+"""Plots: a tidy DataFrame in, a matplotlib Figure out. No computation beyond grouping for display."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from seqgap_lab import paths
+from seqgap_lab.cache import atomic_write_bytes
+
+matplotlib.rcParams.setdefault("figure.dpi", 100)
+
+
+def save_figure(fig: plt.Figure, stem: str, name: str) -> Path:
+    """Write fig as figures/<stem>/<name>.png atomically and return the path."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", dpi=120)
+    return atomic_write_bytes(paths.figures_dir(stem) / f"{name}.png", buf.getvalue())
+
+
+def _grid(frame: pd.DataFrame, **kw) -> sns.FacetGrid:
+    return sns.relplot(data=frame, kind="line", marker="o", markersize=4, height=3.0, aspect=1.3,
+                       facet_kws={"sharey": True}, errorbar=("sd") if frame["seed"].nunique() > 1 else None, **kw)
+
+
+def _mark_training_range(grid: sns.FacetGrid, limits: dict, task_axis: str) -> None:
+    """Dashed line after the last target position seen in training (task on the 'row' or 'col' facet)."""
+    for key, ax in grid.axes_dict.items():
+        task = key if not isinstance(key, tuple) else key[0] if task_axis == "row" else key[1]
+        if limits.get(task):
+            ax.axvline(limits[task] + 0.5, color="grey", ls="--", lw=1)
+            ax.text(limits[task] + 0.6, 0.98, "beyond training", color="grey", fontsize=7, va="top",
+                    transform=ax.get_xaxis_transform())
+
+
+def per_position_error(frame: pd.DataFrame, train_positions: dict) -> plt.Figure:
+    """Teacher-forced vs free-running error by target position; rows task, columns model x example group."""
+    data = frame.assign(panel=frame["model"] + " | " + frame["examples"])
+    grid = _grid(data, x="position", y="error_rate", hue="mode", row="task", col="panel")
+    grid.set_axis_labels("target position (1 = first token)", "token error rate")
+    grid.set_titles("{row_name} | {col_name}", size=8)
+    _mark_training_range(grid, train_positions, "row")
+    grid.figure.suptitle("Teacher-forced vs free-running error by position", y=1.02)
+    return grid.figure
+
+
+def conditional_error(frame: pd.DataFrame) -> plt.Figure:
+    """Free-running error at position t after a clean prefix vs after an earlier error."""
+    grid = _grid(frame, x="position", y="error_rate", hue="condition", row="task", col="model")
+    grid.set_axis_labels("target position", "free-running error rate")
+    grid.figure.suptitle("Errors compound: error rate given the prefix so far", y=1.02)
+    return grid.figure
+
+
+def injection(frame: pd.DataFrame, at: int, k: int) -> plt.Figure:
+    """Error after k injected wrong tokens vs a clean prefix, by steps since the injection."""
+    grid = _grid(frame, x="offset", y="error_rate", hue="condition", row="task", col="model")
+    grid.set_axis_labels(f"steps after {k} wrong token(s) at position {at + 1}", "error rate")
+    grid.figure.suptitle("Error injection: does the model recover or drift?", y=1.02)
+    return grid.figure
+
+
+def exaccerr(frame: pd.DataFrame, train_positions: dict) -> plt.Figure:
+    """ExAccErr (%) against sequence length, one panel per task."""
+    grid = _grid(frame, x="length", y="exaccerr_pct", hue="model", col="task")
+    grid.set_axis_labels("length l (steps)", "ExAccErr(l) %")
+    _mark_training_range(grid, train_positions, "col")
+    grid.figure.suptitle("Accumulated error due to exposure bias (Arora et al. 2022)", y=1.04)
+    return grid.figure
+
+
+def training_curves(history: pd.DataFrame) -> plt.Figure:
+    """Training loss against step, one line per run."""
+    fig, ax = plt.subplots(figsize=(5, 3))
+    sns.lineplot(data=history, x="step", y="loss", hue="run", ax=ax)
+    ax.set_yscale("log")
+    ax.set_title("Teacher-forced training loss")
+    return fig

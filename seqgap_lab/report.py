@@ -1,0 +1,292 @@
+"""Regenerate the notebooks with papermill into reports/, convert them to HTML, and index them."""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import html
+import json
+import math
+import numbers
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from seqgap_lab import paths
+from seqgap_lab.cache import atomic_write_json, atomic_write_text
+from seqgap_lab.config import ConfigError, check_profile
+
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+_STEM_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_MAX_ERROR_CHARS = 300
+
+
+def write_summary(stem: str, summary: Mapping[str, Any]) -> Path:
+    """Atomically write a notebook's headline numbers to reports/<stem>/summary.json."""
+    if not isinstance(stem, str) or not _STEM_RE.match(stem):
+        # Why: the stem becomes a folder name; a path separator would write outside reports/.
+        raise ValueError(f"stem = {stem!r} is not a plain notebook stem such as '03_scheduled_sampling'")
+    if not isinstance(summary, Mapping):
+        raise TypeError(f"summary must be a dict, got {type(summary).__name__}")
+    clean = {str(key): _jsonable(value, str(key)) for key, value in summary.items()}
+    return atomic_write_json(paths.reports_dir(stem) / "summary.json", clean)
+
+
+def _jsonable(value: Any, key: str) -> Any:
+    """Plain-JSON copy of value; numpy/torch scalars become Python numbers, NaN/inf become null."""
+    if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
+        value = value.item()  # numpy scalars and 0-d numpy arrays / torch tensors
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        # Why null: json would write NaN/Infinity, which strict readers (browsers, jq) reject.
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v, f"{key}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, f"{key}[{i}]") for i, v in enumerate(value)]
+    raise TypeError(f"summary value {key!r} is a {type(value).__name__}, which is not JSON-serialisable; "
+                    "pass numbers, strings, bools, None, lists or dicts of them")
+
+
+def discover_notebooks(only: list[str] | str | None = None) -> list[Path]:
+    """The lesson notebooks notebooks/NN_*.ipynb in order, optionally only those named by NN prefix or stem."""
+    nb_dir = paths.project_root() / "notebooks"
+    found = sorted(nb_dir.glob(NOTEBOOK_GLOB))
+    if not only:
+        return found
+    wanted = [only] if isinstance(only, str) else list(only)
+    selected: set[Path] = set()
+    for want in wanted:
+        matches = [p for p in found if _matches(p, str(want))]
+        if not matches:
+            available = ", ".join(p.stem for p in found) or "none"
+            raise ConfigError(f"notebook {want!r} not found in {nb_dir}; available: {available}")
+        selected.update(matches)
+    return [p for p in found if p in selected]
+
+
+def _matches(path: Path, want: str) -> bool:
+    """True if `want` names this notebook by NN prefix ('3' or '03'), stem or file name."""
+    want = want.strip()
+    if want.isdigit():
+        return path.stem[:2] == want.zfill(2)
+    return want in (path.stem, path.name)
+
+
+def run_notebook(path: str | os.PathLike, profile: str, out_dir: str | os.PathLike | None = None,
+                 parameters: Mapping[str, Any] | None = None) -> dict:
+    """Execute one notebook into <out_dir>/<stem>/ (executed copy + HTML) and return its record."""
+    path = Path(path).resolve()
+    stem = path.stem
+    out_root = Path(out_dir) if out_dir is not None else paths.reports_dir()
+    stem_dir = out_root / stem
+    stem_dir.mkdir(parents=True, exist_ok=True)
+    out_nb, out_html, summary_path = stem_dir / f"{stem}.ipynb", stem_dir / f"{stem}.html", stem_dir / "summary.json"
+    # Why delete first: a failed run must not be reported with the previous run's outputs.
+    for stale in (out_nb, out_html, summary_path):
+        stale.unlink(missing_ok=True)
+    params = {"profile": profile, **dict(parameters or {})}
+    start = time.perf_counter()
+    error = _execute(path, out_nb, params, out_root)
+    elapsed = time.perf_counter() - start
+    html_error = _to_html(out_nb, out_html) if out_nb.exists() else None
+    summary, summary_error = _read_summary(summary_path)
+    error = error or html_error or summary_error
+    return {"stem": stem, "status": "failed" if error else "ok", "elapsed_s": round(elapsed, 2),
+            "error": error, "summary": summary,
+            "html": f"{stem}/{out_html.name}" if out_html.exists() else None}
+
+
+def _execute(path: Path, out_nb: Path, params: dict, out_root: Path) -> str | None:
+    """Run papermill; None on success, else a one-line 'ExcName: message'."""
+    import papermill as pm  # deferred: notebooks import this module only for write_summary
+
+    try:
+        with _kernel_env(out_root):
+            pm.execute_notebook(str(path), str(out_nb), parameters=params, kernel_name="python3",
+                                cwd=str(path.parent), progress_bar=False, log_output=False)
+    except pm.PapermillExecutionError as exc:
+        return _one_line(f"{exc.ename}: {exc.evalue}")
+    except Exception as exc:  # kernel start failures, bad metadata, missing files: report, keep going
+        return _one_line(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+@contextlib.contextmanager
+def _kernel_env(out_root: Path) -> Iterator[None]:
+    """Environment the kernel inherits: it writes summaries where we read them and imports this package."""
+    saved = {name: os.environ.get(name) for name in ("SEQGAP_REPORTS_DIR", "PYTHONPATH")}
+    os.environ["SEQGAP_REPORTS_DIR"] = str(out_root.resolve())
+    pkg_parent = Path(__file__).resolve().parent.parent
+    if (pkg_parent / "pyproject.toml").is_file():
+        # Why: a checkout that is not pip-installed (e.g. the GPU machine) is still importable in the kernel.
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pkg_parent), saved["PYTHONPATH"]]))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _to_html(out_nb: Path, out_html: Path) -> str | None:
+    """Convert an executed notebook to HTML; None on success, else a one-line error."""
+    try:
+        from nbconvert import HTMLExporter
+
+        body, _ = HTMLExporter().from_filename(str(out_nb))
+        atomic_write_text(out_html, body)
+    except Exception as exc:  # a broken export must not hide the other notebooks' results
+        return _one_line(f"HTML export failed: {type(exc).__name__}: {exc}")
+    return None
+
+
+def _read_summary(summary_path: Path) -> tuple[dict, str | None]:
+    """The notebook's summary.json as a dict ({} if absent) and a one-line error if it is unreadable."""
+    if not summary_path.is_file():
+        return {}, None
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {}, _one_line(f"unreadable {summary_path.name}: {type(exc).__name__}: {exc}")
+    if not isinstance(summary, dict):
+        return {}, f"{summary_path.name} holds a {type(summary).__name__}, expected an object"
+    return summary, None
+
+
+def _one_line(text: str) -> str:
+    """Collapse whitespace runs with newlines and cap the length, for status lines and the index."""
+    text = re.sub(r"\s*\n\s*", " ", str(text)).strip()
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
+
+
+def flatten_summary(summary: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Scalar values of a (nested) summary as (dotted key, formatted value) pairs; floats to 4 significant digits."""
+    items: list[tuple[str, str]] = []
+    for key, value in summary.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            items.extend(flatten_summary(value, prefix=f"{name}."))
+        elif value is None or isinstance(value, (bool, str, numbers.Number)):
+            items.append((name, _format_scalar(value)))
+    return items
+
+
+def _format_scalar(value: Any) -> str:
+    """Human-readable scalar: floats rounded to 4 significant digits, None as 'n/a'."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def git_revision(root: Path | None = None) -> str:
+    """Short git revision of the checkout, with '+dirty' if it has changes; 'unknown' outside git."""
+    root = root or paths.project_root()
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=10)
+        if rev.returncode != 0 or not rev.stdout.strip():
+            return "unknown"
+        status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True,
+                                text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    dirty = status.returncode == 0 and bool(status.stdout.strip())
+    return rev.stdout.strip() + ("+dirty" if dirty else "")
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:.4em .7em;vertical-align:top;text-align:left}
+th{background:#f3f3f3}.ok{color:#1a7f37;font-weight:600}.failed{color:#c62828;font-weight:600}
+.num{text-align:right;font-variant-numeric:tabular-nums}.err{color:#c62828;font-family:monospace}
+.headline{font-family:monospace;white-space:pre-line}.meta td,.meta th{border:none;padding:.1em .7em .1em 0}"""
+
+
+def build_index(records: list[Mapping[str, Any]], profile: str, device: Any) -> Path:
+    """Write reports/index.html: each notebook linked to its HTML, with status, time and headline numbers."""
+    esc = html.escape
+    num_ok = sum(r.get("status") == "ok" for r in records)
+    meta = [("profile", profile), ("device", device), ("date", _now()),
+            ("git revision", git_revision()), ("notebooks", f"{num_ok} ok / {len(records)}")]
+    meta_rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>" for k, v in meta)
+    rows = "\n".join(_index_row(r) for r in records) or '<tr><td colspan="4">no notebooks were run</td></tr>'
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>seqgap-lab report</title>
+<style>{_CSS}</style></head><body>
+<h1>seqgap-lab report</h1>
+<table class="meta">
+{meta_rows}
+</table>
+<h2>Notebooks</h2>
+<table>
+<tr><th>notebook</th><th>status</th><th>time (s)</th><th>headline numbers</th></tr>
+{rows}
+</table>
+</body></html>
+"""
+    return atomic_write_text(paths.reports_dir() / "index.html", page)
+
+
+def _index_row(record: Mapping[str, Any]) -> str:
+    """One <tr> of the index for a notebook record."""
+    esc = html.escape
+    stem = str(record.get("stem", "?"))
+    link = record.get("html", f"{stem}/{stem}.html")
+    name = f'<a href="{esc(link, quote=True)}">{esc(stem)}</a>' if link else esc(stem)
+    status = str(record.get("status", "?"))
+    elapsed = record.get("elapsed_s")
+    elapsed_txt = f"{elapsed:.1f}" if isinstance(elapsed, (int, float)) else ""
+    lines = [f"{k} = {v}" for k, v in flatten_summary(record.get("summary") or {})]
+    cell = f'<div class="headline">{esc(chr(10).join(lines))}</div>'
+    if record.get("error"):
+        cell = f'<div class="err">{esc(str(record["error"]))}</div>' + cell
+    return (f'<tr><td>{name}</td><td class="{esc(status, quote=True)}">{esc(status)}</td>'
+            f'<td class="num">{elapsed_txt}</td><td>{cell}</td></tr>')
+
+
+def _now() -> str:
+    """Local date and time with the zone, for the index page."""
+    return datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+
+def run_report(profile: str | None = None, only: list[str] | str | None = None,
+               parameters: Mapping[str, Any] | None = None) -> list[dict]:
+    """Run the notebooks in order (profile: 'full' on a GPU, else 'default'), index them, return the records."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from seqgap_lab.runtime import device_description, get_device
+
+    if profile is None:
+        profile = "full" if torch.cuda.is_available() else "default"
+    check_profile(profile)
+    notebooks = discover_notebooks(only)
+    if not notebooks:
+        print(f"no notebooks matching {NOTEBOOK_GLOB} in {paths.project_root() / 'notebooks'}")
+    out_root = paths.reports_dir()
+    records = []
+    for nb in tqdm(notebooks, desc=f"notebooks ({profile})", unit="nb"):
+        record = run_notebook(nb, profile, out_root, parameters)
+        tqdm.write(_status_line(record))
+        records.append(record)
+    device = device_description(get_device())
+    index = build_index(records, profile, device)
+    atomic_write_json(out_root / "report.json", {"profile": profile, "device": device,
+                                                 "git_revision": git_revision(), "records": records})
+    print(f"index: {index}")
+    return records
+
+
+def _status_line(record: Mapping[str, Any]) -> str:
+    """One line per notebook: stem, status, elapsed time and the error if any."""
+    line = f"{record['stem']:<32} {record['status']:<6} {record['elapsed_s']:8.1f} s"
+    return f"{line}  {record['error']}" if record.get("error") else line

@@ -1,0 +1,44 @@
+"""The training-strategy interface and its registry: strategies are small named pieces."""
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+import torch
+
+from seqgap_lab.config import ConfigError
+from seqgap_lab.data.batching import Batch
+from seqgap_lab.models.base import Seq2SeqModel
+
+
+class Strategy(Protocol):
+    """A training strategy: loss(model, batch, step) -> (scalar loss, logs of plain floats)."""
+
+    name: str
+
+    def loss(self, model: Seq2SeqModel, batch: Batch, step: int) -> tuple[torch.Tensor, dict]:
+        """Loss for one batch at a given optimisation step."""
+        ...
+
+
+_REGISTRY: dict[str, Callable[..., Strategy]] = {}
+
+
+def register(name: str):
+    """Class decorator: make a strategy constructible by name."""
+    def deco(cls):
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+    return deco
+
+
+def available() -> list[str]:
+    """Registered strategy names."""
+    return sorted(_REGISTRY)
+
+
+def get_strategy(name: str, **kwargs) -> Strategy:
+    """Build a registered strategy; an unknown name raises ConfigError listing the known ones."""
+    if name not in _REGISTRY:
+        raise ConfigError(f"strategy = {name!r} is not allowed: expected one of {' | '.join(available())}")
+    return _REGISTRY[name](**kwargs)

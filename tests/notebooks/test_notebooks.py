@@ -1,0 +1,61 @@
+"""Every notebook runs headless with papermill in the smoke profile and writes a sane summary.json."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from seqgap_lab import paths
+from seqgap_lab.report import discover_notebooks, run_notebook
+
+pytestmark = pytest.mark.notebook
+
+NOTEBOOKS = discover_notebooks(None)
+
+
+@pytest.fixture()
+def isolated(tmp_path, monkeypatch):
+    """Point data, figures and reports at a temporary folder; return it."""
+    for name in ("DATA", "FIGURES", "REPORTS"):
+        monkeypatch.setenv(f"SEQGAP_{name}_DIR", str(tmp_path / name.lower()))
+    return tmp_path
+
+
+def test_notebooks_are_found():
+    assert any(p.stem == "01_error_compounding" for p in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_smoke(path, isolated):
+    record = run_notebook(path, "smoke", paths.reports_dir())
+    assert record["status"] == "ok", record["error"]
+    summary = json.loads((paths.reports_dir(path.stem) / "summary.json").read_text())
+    assert summary["profile"] == "smoke"
+    assert (paths.reports_dir(path.stem) / f"{path.stem}.html").is_file()
+    assert list(paths.figures_dir(path.stem).glob("*.png")), "the notebook saved no figure"
+    CHECKS[path.stem](summary)
+
+
+def _check_01(summary: dict) -> None:
+    results = summary["results"]
+    assert set(results) == {"reverse/transformer", "reverse/gru", "addition/transformer", "addition/gru"}
+    for name, row in results.items():
+        for key in ("tf_error_last_in_range", "fr_error_last_in_range", "fr_error_after_an_error",
+                    "fr_error_clean_prefix"):
+            assert 0.0 <= row[key] <= 1.0, (name, key, row[key])
+        assert math.isfinite(row["exaccerr_pct_longest"])
+        assert row["exaccerr_longest_length"] > row["train_positions"], "ExAccErr must reach past training lengths"
+    assert summary["seeds"] == [0]
+
+
+CHECKS = {"01_error_compounding": _check_01}
+
+
+def test_bad_profile_gives_one_line_error(isolated):
+    path = next(p for p in NOTEBOOKS if p.stem == "01_error_compounding")
+    record = run_notebook(path, "fast", paths.reports_dir())
+    assert record["status"] == "failed"
+    assert "\n" not in record["error"]
+    assert "ConfigError" in record["error"] and "'fast'" in record["error"] and "smoke" in record["error"]
+    assert not (paths.reports_dir(path.stem) / "summary.json").exists()
