@@ -120,6 +120,8 @@ class ModelConfig(_Config):
         o = "ModelConfig"
         check_choice(o, "kind", self.kind, MODELS)
         check_int(o, "d_model", self.d_model, 8, 8192)
+        if self.kind == "gru" and self.d_model % 2:
+            _fail(o, "d_model", self.d_model, "an even number for the GRU (two encoder directions of d_model/2)")
         check_int(o, "num_heads", self.num_heads, 1, 128)
         if self.d_model % self.num_heads:
             _fail(o, "num_heads", self.num_heads, f"a divisor of d_model={self.d_model}")
@@ -152,7 +154,7 @@ class TrainConfig(_Config):
         check_int(o, "batch_size", self.batch_size, 1, 1_000_000)
         check_float(o, "lr", self.lr, 0.0, 10.0, lo_open=True)
         check_float(o, "weight_decay", self.weight_decay, 0.0, 10.0)
-        check_int(o, "warmup_steps", self.warmup_steps, 0, 10_000_000)
+        check_int(o, "warmup_steps", self.warmup_steps, 0, self.steps)
         check_float(o, "grad_clip", self.grad_clip, 0.0, 1e6)
         check_float(o, "label_smoothing", self.label_smoothing, 0.0, 1.0, hi_open=True)
         check_int(o, "seed", self.seed, 0)

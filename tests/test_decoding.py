@@ -1,0 +1,170 @@
+"""decoding/: greedy search against a naive full-recompute reference, output layout, input order,
+and agreement with metrics.exposure.rollout."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seqgap_lab.config import DecodeConfig, ModelConfig
+from seqgap_lab.data.batching import collate
+from seqgap_lab.data.tokenize import BOS, EOS, PAD
+from seqgap_lab.decoding import DecodeOutput, decode, decode_sequences
+from seqgap_lab.metrics.exposure import rollout, stop_after_eos
+from seqgap_lab.models import Seq2SeqModel, build_model
+
+V = 11
+KINDS = ["gru", "transformer"]
+MAX_LEN = 8
+
+
+def _shift_output_logits(model: Seq2SeqModel, bias: torch.Tensor) -> None:
+    """Add `bias` (V,) to every output logit of a model, exactly, by editing its final layer."""
+    with torch.no_grad():
+        if model.kind == "gru":
+            model.out.bias += bias
+        else:  # logits = dec_ln(x) @ E^T: shift dec_ln.bias by u with E u = bias
+            u = torch.linalg.lstsq(model.embed.weight, bias[:, None]).solution[:, 0]
+            model.dec_ln.bias += u
+
+
+def _sources(n=16, seed=2) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    src = torch.randint(3, V, (n, 6), generator=g)
+    lengths = torch.randint(1, 7, (n,), generator=g)
+    lengths[0] = 6
+    for i, length in enumerate(lengths):
+        src[i, length:] = PAD
+    return src
+
+
+def _model(kind: str) -> Seq2SeqModel:
+    """A random model made 'lively' (larger weights) whose EOS wins at some steps of some rows only."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind=kind, d_model=16, num_heads=2, num_layers=2, ffn_dim=32,
+                                    dropout=0.0), V).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)
+    bias = torch.zeros(V)
+    bias[[PAD, BOS, EOS]] = -20.0  # never emit specials ...
+    _shift_output_logits(model, bias)
+    src = _sources()
+    tokens = decode(model, src, DecodeConfig(max_len=MAX_LEN)).tokens
+    with torch.no_grad():
+        logits = model(src, torch.cat([torch.full((len(src), 1), BOS), tokens[:, :-1]], 1))
+    others = logits.clone()
+    others[..., EOS] = float("-inf")
+    margins = (others.max(-1).values - logits[..., EOS]).flatten().sort().values
+    k = len(margins) // 5
+    bias = torch.zeros(V)
+    bias[EOS] = float(margins[k] + margins[k + 1]) / 2  # ... except EOS about 20% of the time, no tie
+    _shift_output_logits(model, bias)
+    return model
+
+
+@torch.no_grad()
+def naive_greedy(model: Seq2SeqModel, src: torch.Tensor, max_len: int):
+    """Reference: re-run the full teacher-forced forward on the growing prefix, no cache."""
+    b = src.shape[0]
+    prefix = torch.full((b, 1), BOS)
+    tokens = torch.full((b, max_len), PAD)
+    scores = torch.zeros(b)
+    lengths = torch.full((b,), max_len)
+    done = torch.zeros(b, dtype=torch.bool)
+    for t in range(max_len):
+        log_probs = model(src, prefix)[:, -1].log_softmax(-1)
+        choice = log_probs.argmax(-1)
+        for i in range(b):
+            if done[i]:
+                continue
+            tokens[i, t] = choice[i]
+            scores[i] += log_probs[i, choice[i]]
+            if choice[i] == EOS:
+                done[i] = True
+                lengths[i] = t + 1
+        prefix = torch.cat([prefix, torch.where(done, PAD, choice)[:, None]], 1)
+        if done.all():
+            break
+    return tokens, scores, lengths
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_greedy_matches_naive_reference(kind):
+    model = _model(kind)
+    src = _sources()
+    out = decode(model, src, DecodeConfig(method="greedy", max_len=MAX_LEN))
+    assert isinstance(out, DecodeOutput)
+    ref_tokens, ref_scores, ref_lengths = naive_greedy(model, src, MAX_LEN)
+    # the fixture must exercise both early stops at different steps and rows that never stop
+    lengths = set(ref_lengths.tolist())
+    assert MAX_LEN in lengths and len(lengths) >= 3, lengths
+    assert out.tokens.shape == (len(src), MAX_LEN)
+    assert torch.equal(out.tokens, ref_tokens)
+    assert torch.equal(out.lengths, ref_lengths)
+    torch.testing.assert_close(out.scores, ref_scores, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_greedy_output_layout(kind):
+    model = _model(kind)
+    src = _sources()
+    out = decode(model, src, DecodeConfig(max_len=MAX_LEN))
+    for row, length in zip(out.tokens, out.lengths.tolist()):
+        assert 1 <= length <= MAX_LEN
+        eos = (row == EOS).nonzero()[:, 0].tolist()
+        if eos:
+            assert eos[0] == length - 1, "length counts the EOS"
+            assert (row[length:] == PAD).all(), "tokens after EOS must be PAD"
+        else:
+            assert length == MAX_LEN
+        assert (row[:length] != PAD).all()
+    # scores are the sums of the chosen tokens' log-probs: recompute them teacher-forced
+    with torch.no_grad():
+        tgt_in = torch.cat([torch.full((len(src), 1), BOS), out.tokens[:, :-1]], 1)
+        log_probs = model(src, tgt_in).log_softmax(-1)
+    chosen = log_probs.gather(2, out.tokens[..., None])[..., 0]
+    mask = torch.arange(MAX_LEN)[None] < out.lengths[:, None]
+    torch.testing.assert_close(out.scores, (chosen * mask).sum(1), atol=1e-4, rtol=1e-5)
+    assert (out.scores < 0).all()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_decode_sequences_keeps_input_order(kind):
+    model = _model(kind)
+    src = _sources(12, seed=5)
+    sources = [row[row != PAD].tolist() for row in src]
+    assert len({len(s) for s in sources}) > 2  # lengths differ, so the length sort reorders them
+    model.train()
+    got = decode_sequences(model, sources, DecodeConfig(max_len=MAX_LEN, batch_size=5))
+    assert model.training, "decode_sequences restores the training mode"
+    model.eval()
+    assert len(got) == len(sources)
+    for s, g in zip(sources, got):
+        alone = decode(model, torch.tensor([s]), DecodeConfig(max_len=MAX_LEN))
+        expect = alone.tokens[0, : int(alone.lengths[0])].tolist()
+        if expect[-1] == EOS:
+            expect = expect[:-1]
+        assert g == expect
+        assert EOS not in g
+    assert any(len(g) < MAX_LEN for g in got) and any(len(g) == MAX_LEN for g in got)
+
+
+def test_decode_sequences_empty_list():
+    assert decode_sequences(_model("gru"), []) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rollout_without_forcing_equals_greedy(kind):
+    model = _model(kind)
+    src = _sources()
+    sources = [row[row != PAD].tolist() for row in src]
+    steps = 7
+    pairs = [(s, [3] * (steps - 1 if i == 0 else 1 + i % (steps - 1))) for i, s in enumerate(sources)]
+    batch = collate(pairs)
+    assert batch.tgt_out.shape[1] == steps
+    with torch.no_grad():
+        written = rollout(model, batch)["written"]
+    greedy = decode(model, batch.src, DecodeConfig(max_len=steps))
+    assert torch.equal(stop_after_eos(written), greedy.tokens)
+    # without stop_after_eos the rollout keeps writing after EOS
+    assert (written != PAD).all()

@@ -1,0 +1,223 @@
+"""models/: one interface, incremental decoding exactly matching the teacher-forced pass, padding
+invariance, state reordering, beams, KV cache growth, attention weights, position limit."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seqgap_lab.config import ModelConfig
+from seqgap_lab.data.tokenize import BOS, PAD
+from seqgap_lab.models import GRUSeq2Seq, Seq2SeqModel, TransformerSeq2Seq, build_model
+
+V = 11
+KINDS = ["gru", "transformer"]
+ATOL = 1e-5
+
+
+def _model(kind: str, max_positions: int = 64) -> Seq2SeqModel:
+    torch.manual_seed(0)
+    cfg = ModelConfig(kind=kind, d_model=16, num_heads=2, num_layers=2, ffn_dim=32, dropout=0.1,
+                      max_positions=max_positions)
+    return build_model(cfg, V).eval()
+
+
+def _src() -> torch.Tensor:
+    """Three sources of lengths 5, 2, 4, right-padded."""
+    return torch.tensor([[3, 4, 5, 6, 7],
+                         [8, 9, PAD, PAD, PAD],
+                         [10, 3, 5, 4, PAD]])
+
+
+def _tgt_in() -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    t = torch.randint(3, V, (3, 6), generator=g)
+    t[:, 0] = BOS
+    return t
+
+
+def _leaves(value):
+    if value is None:
+        return []
+    if isinstance(value, torch.Tensor):
+        return [value]
+    return [x for v in value for x in _leaves(v)]
+
+
+def _step_all(model, src, tgt_in, need_weights=False):
+    mask = src != PAD
+    state = model.init_state(model.encode(src, mask), mask)
+    logits, states = [], []
+    for t in range(tgt_in.shape[1]):
+        out, state = model.step(tgt_in[:, t], state, need_weights=need_weights)
+        logits.append(out)
+        states.append(state)
+    return torch.stack(logits, 1), states
+
+
+def test_build_model_kinds():
+    assert isinstance(_model("gru"), GRUSeq2Seq) and _model("gru").kind == "gru"
+    assert isinstance(_model("transformer"), TransformerSeq2Seq)
+    assert _model("gru").num_parameters() > 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@torch.no_grad()
+def test_forward_shape(kind):
+    model = _model(kind)
+    out = model(_src(), _tgt_in())
+    assert out.shape == (3, 6, V)
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@torch.no_grad()
+def test_incremental_steps_match_forward(kind):
+    model = _model(kind)
+    src, tgt_in = _src(), _tgt_in()
+    full = model(src, tgt_in)
+    stepped, states = _step_all(model, src, tgt_in)
+    assert stepped.shape == full.shape
+    torch.testing.assert_close(stepped, full, atol=ATOL, rtol=0)
+    assert [s.step for s in states] == list(range(1, tgt_in.shape[1] + 1))
+    assert states[-1].batch_size == 3
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@torch.no_grad()
+def test_train_mode_dropout_is_active(kind):
+    # Guards the eval-mode comparisons above: in train mode dropout must change the output.
+    model = _model(kind).train()
+    a, b = model(_src(), _tgt_in()), model(_src(), _tgt_in())
+    assert not torch.allclose(a, b)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@torch.no_grad()
+def test_padding_invariance(kind):
+    model = _model(kind)
+    src, tgt_in = _src(), _tgt_in()
+    base = model(src, tgt_in)
+    wider = torch.cat([src, torch.full((3, 4), PAD)], 1)
+    torch.testing.assert_close(model(wider, tgt_in), base, atol=ATOL, rtol=0)
+    # each source alone, unpadded, gives the same logits as inside the padded batch
+    for i, n in enumerate([5, 2, 4]):
+        alone = model(src[i:i + 1, :n], tgt_in[i:i + 1])
+        torch.testing.assert_close(alone[0], base[i], atol=ATOL, rtol=0)
+    # and the content of padded positions is irrelevant only if masked: changing a real token matters
+    changed = src.clone()
+    changed[1, 0] = 5
+    assert not torch.allclose(model(changed, tgt_in)[1], base[1], atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@torch.no_grad()
+def test_reorder_then_step_equals_reordered_batch(kind):
+    model = _model(kind)
+    src, tgt_in = _src(), _tgt_in()
+    _, states = _step_all(model, src, tgt_in[:, :3])
+    state = states[-1]
+    idx = torch.tensor([2, 0, 0, 1])
+    reordered = state.reorder(idx)
+    assert reordered.step == state.step == 3
+    assert reordered.batch_size == 4
+    # the reordered state holds exactly the selected rows of the old tensors (nothing recomputed)
+    for key, value in state.tensors.items():
+        for old, new in zip(_leaves(value), _leaves(reordered.tensors[key]), strict=True):
+            assert torch.equal(new, old.index_select(0, idx))
+    # and the original state is untouched
+    assert state.batch_size == 3
+    nxt = tgt_in[idx, 3]
+    got, _ = model.step(nxt, reordered)
+    scratch, _ = _step_all(model, src[idx], tgt_in[idx, :4])
+    torch.testing.assert_close(got, scratch[:, 3], atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@torch.no_grad()
+def test_init_state_beam_repeats_rows(kind):
+    model = _model(kind)
+    src = _src()
+    mask = src != PAD
+    memory = model.encode(src, mask)
+    one, three = model.init_state(memory, mask), model.init_state(memory, mask, beam=3)
+    assert three.batch_size == 9 and one.batch_size == 3
+    assert set(one.tensors) == set(three.tensors)
+    for key in one.tensors:
+        a, b = _leaves(one.tensors[key]), _leaves(three.tensors[key])
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            torch.testing.assert_close(y, x.repeat_interleave(3, dim=0), atol=1e-6, rtol=0)
+    # row-major: rows 0,1,2 are copies of source 0
+    assert torch.equal(three["src_mask"][:3], mask[:1].expand(3, -1))
+    # stepping the beam state gives each source's logits three times
+    prev = torch.full((9,), BOS)
+    logits3, _ = model.step(prev, three)
+    logits1, _ = model.step(torch.full((3,), BOS), one)
+    torch.testing.assert_close(logits3, logits1.repeat_interleave(3, dim=0), atol=ATOL, rtol=0)
+
+
+@torch.no_grad()
+def test_transformer_kv_cache_grows_one_per_step():
+    model = _model("transformer")
+    src, tgt_in = _src(), _tgt_in()
+    mask = src != PAD
+    state = model.init_state(model.encode(src, mask), mask)
+    assert state.tensors["self"][0][0].shape[2] == 0
+    for t in range(4):
+        _, state = model.step(tgt_in[:, t], state)
+        for layer_k, layer_v in state.tensors["self"]:
+            assert layer_k.shape == (3, 2, t + 1, 8)
+            assert layer_v.shape == (3, 2, t + 1, 8)
+    # cross-attention keys/values are computed once and carried over unchanged
+    cross0 = model.init_state(model.encode(src, mask), mask)["cross"]
+    for (k0, v0), (k, v) in zip(cross0, state["cross"]):
+        assert torch.equal(k0, k) and torch.equal(v0, v)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@torch.no_grad()
+def test_attention_weights_rows_sum_to_one_and_skip_padding(kind):
+    model = _model(kind)
+    src, tgt_in = _src(), _tgt_in()
+    mask = src != PAD
+    _, states = _step_all(model, src, tgt_in[:, :3], need_weights=True)
+    for state in states:
+        att = state["attention"]
+        assert att is not None and att.shape == (3, 5)
+        torch.testing.assert_close(att.sum(-1), torch.ones(3), atol=1e-5, rtol=0)
+        assert (att[~mask] == 0).all()
+        assert (att[mask] > 0).all()
+    # need_weights leaves the logits unchanged
+    with_w, _ = _step_all(model, src, tgt_in, need_weights=True)
+    without, _ = _step_all(model, src, tgt_in, need_weights=False)
+    torch.testing.assert_close(with_w, without, atol=ATOL, rtol=0)
+
+
+@torch.no_grad()
+def test_transformer_attention_is_none_without_need_weights():
+    model = _model("transformer")
+    _, states = _step_all(model, _src(), _tgt_in()[:, :2])
+    assert states[-1]["attention"] is None
+
+
+@torch.no_grad()
+def test_transformer_raises_beyond_max_positions():
+    model = _model("transformer", max_positions=16)
+    src = _src()
+    mask = src != PAD
+    model(src, torch.full((3, 16), BOS))  # exactly at the limit is fine
+    with pytest.raises(ValueError, match="max_positions"):
+        model(src, torch.full((3, 17), BOS))
+    with pytest.raises(ValueError, match="max_positions"):
+        model(torch.full((1, 17), 3), torch.full((1, 2), BOS))
+    state = model.init_state(model.encode(src, mask), mask)
+    prev = torch.full((3,), BOS)
+    for _ in range(16):
+        _, state = model.step(prev, state)
+    with pytest.raises(ValueError, match="17"):
+        model.step(prev, state)
+
+
+def test_gru_rejects_odd_d_model():
+    with pytest.raises(ValueError, match="d_model"):
+        build_model(ModelConfig(kind="gru", d_model=9, num_heads=1), V)
