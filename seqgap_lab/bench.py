@@ -5,7 +5,6 @@ one process with the two variants interleaved (A, B, A, B, ...) and the median o
 """
 from __future__ import annotations
 
-import resource
 import statistics
 import time
 from typing import Callable
@@ -18,11 +17,14 @@ from seqgap_lab.data.batching import Batch
 from seqgap_lab.data.tokenize import BOS, EOS
 from seqgap_lab.decoding.search import greedy
 from seqgap_lab.models import build_model
-from seqgap_lab.runtime import autocast, device_description, get_device, seed_everything
+from seqgap_lab.runtime import autocast, device_description, get_device, peak_memory_mb, seed_everything
 from seqgap_lab.strategies import get_strategy
 
-# "peer" matches the peer baselines in NOTES.md (HF MarianMT of the same size); "small" is quick on a CPU.
+# "peer" matches the peer baselines in NOTES.md (HF MarianMT of the same size); "small" is quick on a CPU;
+# "tiny" only checks that every row runs (tests).
 SIZES = {
+    "tiny": dict(d_model=32, num_heads=2, num_layers=1, ffn_dim=64, vocab=50, batch=4, src_len=6,
+                 tgt_len=6, decode_steps=6),
     "small": dict(d_model=128, num_heads=4, num_layers=2, ffn_dim=512, vocab=1000, batch=32, src_len=20,
                   tgt_len=20, decode_steps=20),
     "peer": dict(d_model=256, num_heads=4, num_layers=3, ffn_dim=1024, vocab=8000, batch=64, src_len=40,
@@ -122,10 +124,7 @@ def _row(model: str, metric: str, value: float, unit: str, note: str = "") -> di
 
 def memory_rows(device: torch.device) -> list[dict]:
     """Peak resident memory of this process, and peak GPU memory on CUDA."""
-    rows = [_row("all", "peak_ram_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB")]
-    if device.type == "cuda":
-        rows.append(_row("all", "peak_gpu_mem_mb", torch.cuda.max_memory_allocated(device) / 2**20, "MB"))
-    return rows
+    return [_row("all", name, value, "MB") for name, value in peak_memory_mb(device).items()]
 
 
 def run_bench(size: str = "small", device: str | None = None, repeats: int = 5,

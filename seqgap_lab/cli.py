@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--only", nargs="*", default=None, help="notebook numbers or stems, e.g. 01")
     b = sub.add_parser("bench", help="side-by-side benchmark on the current device")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    b.add_argument("--size", default="small", help="small | peer (peer = the NOTES.md baseline size)")
+    b.add_argument("--size", default="small", help="tiny | small | peer (peer = the NOTES.md baseline size)")
     b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--device", default=None)
     return p

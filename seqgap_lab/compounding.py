@@ -22,8 +22,6 @@ PROFILE_SIZES = {
     "full": dict(min_len=4, train_max_len=24, test_max_len=40, num_train=100000, num_test=2000, d_model=256,
                  num_layers=3, ffn_dim=1024, steps=8000, batch_size=128, seeds=3),
 }
-# Addition lengths are digits per operand: a source is 2L+1 tokens, so the range is halved.
-ADDITION_SCALE = 0.5
 
 
 @dataclass
@@ -42,8 +40,7 @@ class StudyResult:
 def configs(profile: str, task: str, kind: str, seed: int) -> tuple[TaskConfig, ModelConfig, TrainConfig]:
     """The three configs of one run in a profile."""
     s = PROFILE_SIZES[check_profile(profile)]
-    scale = ADDITION_SCALE if task == "addition" else 1.0
-    lengths = {k: max(1, int(round(s[k] * scale))) for k in ("min_len", "train_max_len", "test_max_len")}
+    lengths = {k: s[k] for k in ("min_len", "train_max_len", "test_max_len")}
     task_cfg = TaskConfig(name=task, num_train=s["num_train"], num_dev=min(500, s["num_test"]),
                           num_test=s["num_test"], seed=0, **lengths)
     heads = 4 if s["d_model"] >= 64 else 2

@@ -60,3 +60,13 @@ def device_description(device: torch.device) -> str:
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} threads)"
     return device.type
+
+
+def peak_memory_mb(device: torch.device | None = None) -> dict:
+    """Peak resident memory of this process in MB, plus peak GPU memory allocated on CUDA."""
+    import resource
+
+    out = {"peak_ram_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if device is not None and device.type == "cuda":
+        out["peak_gpu_mem_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return out

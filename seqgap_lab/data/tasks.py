@@ -1,4 +1,10 @@
-"""Synthetic seq2seq tasks with a known oracle and controllable length: copy, reverse, sort, addition."""
+"""Synthetic seq2seq tasks with a known oracle and controllable length: copy, reverse, sort, addition.
+
+Addition is written in columns: source token i is the pair of digit i of both operands (symbol "ab"),
+least significant first; the target is the sum, least significant first, with one more digit when the
+last column carries. Each output digit then aligns with one source column and the carry must be read
+from the previous column and the previous output digit (or recomputed from all earlier columns).
+"""
 from __future__ import annotations
 
 import string
@@ -27,7 +33,7 @@ class Task:
     def __init__(self, config: TaskConfig):
         self.config = config
         if config.name == "addition":
-            self.vocab = Vocab(tuple(string.digits) + ("+",))
+            self.vocab = Vocab(tuple(string.digits) + tuple(a + b for a in string.digits for b in string.digits))
         else:
             self.vocab = Vocab(tuple(string.ascii_lowercase[: config.num_symbols]))
         self._first = self.vocab.first_symbol_id()
@@ -44,11 +50,10 @@ class Task:
         return list(range(self._first, self._first + self.config.num_symbols))
 
     def sample_source(self, length: int, rng: np.random.Generator) -> list[int]:
-        """A random source of the given length (for addition: digits per operand)."""
+        """A random source of the given length (for addition: columns, i.e. digits per operand)."""
         if self.name == "addition":
             a, b = (rng.integers(0, 10, size=length) for _ in range(2))
-            # Operands least-significant digit first, so digit i of each operand aligns with output digit i.
-            return self.vocab.encode([str(d) for d in a] + ["+"] + [str(d) for d in b])
+            return self.vocab.encode([f"{x}{y}" for x, y in zip(a, b)])
         return [int(x) for x in rng.integers(self._first, self._first + self.config.num_symbols, size=length)]
 
     def oracle(self, src: list[int]) -> list[int]:
@@ -62,12 +67,10 @@ class Task:
         return self._add(src)
 
     def _add(self, src: list[int]) -> list[int]:
-        text = self.vocab.decode(src)
-        plus = text.index("+")
-        a = int("".join(reversed(text[:plus])))
-        b = int("".join(reversed(text[plus + 1:])))
-        width = max(plus, len(text) - plus - 1)
-        digits = str(a + b)[::-1].ljust(width, "0")  # little-endian, at least `width` digits
+        columns = self.vocab.decode(src)
+        a = int("".join(c[0] for c in reversed(columns)))
+        b = int("".join(c[1] for c in reversed(columns)))
+        digits = str(a + b)[::-1].ljust(len(columns), "0")  # little-endian, at least one digit per column
         return self.vocab.encode(digits)
 
     def make_splits(self) -> Splits:
@@ -95,8 +98,8 @@ class Task:
         return out
 
     def source_length(self, src: list[int]) -> int:
-        """The task's notion of length (digits per operand for addition, tokens otherwise)."""
-        return src.index(self.vocab.encode("+")[0]) if self.name == "addition" else len(src)
+        """Source tokens (for addition: columns, i.e. digits per operand)."""
+        return len(src)
 
 
 def make_task(config: TaskConfig) -> Task:

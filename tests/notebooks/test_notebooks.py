@@ -41,12 +41,15 @@ def _check_01(summary: dict) -> None:
     results = summary["results"]
     assert set(results) == {"reverse/transformer", "reverse/gru", "addition/transformer", "addition/gru"}
     for name, row in results.items():
-        for key in ("tf_error_last_in_range", "fr_error_last_in_range", "fr_error_after_an_error",
-                    "fr_error_clean_prefix"):
+        for key in ("tf_error_last_in_range", "fr_error_last_in_range"):
             assert 0.0 <= row[key] <= 1.0, (name, key, row[key])
+        # A barely trained smoke model may have no clean prefix past position 1 (then null, not a number).
+        conditional = [row[k] for k in ("fr_error_after_an_error", "fr_error_clean_prefix") if row[k] is not None]
+        assert conditional and all(0.0 <= v <= 1.0 for v in conditional), (name, row)
         assert math.isfinite(row["exaccerr_pct_longest"])
         assert row["exaccerr_longest_length"] > row["train_positions"], "ExAccErr must reach past training lengths"
     assert summary["seeds"] == [0]
+    assert 0 < summary["peak_ram_mb"] < 4096, "the smoke run alone must stay far inside the 4 GB budget"
 
 
 CHECKS = {"01_error_compounding": _check_01}
