@@ -119,6 +119,7 @@ def headline(result: StudyResult, min_count: int = 20) -> dict:
         row["gap_beyond_range"] = beyond["gap"].mean() if len(beyond) else float("nan")
         row.update(_exaccerr_head(result.exaccerr, task, kind, min_count))
         row.update(_conditional_head(result.conditional, task, kind))
+        row.update(_injection_head(result.injection, task, kind))
         out[f"{task}/{kind}"] = {k: (float(v) if not isinstance(v, str) else v) for k, v in row.items()}
     return out
 
@@ -131,6 +132,15 @@ def _exaccerr_head(frame: pd.DataFrame, task: str, kind: str, min_count: int) ->
     longest = per_len.index.max()
     return {"exaccerr_longest_length": int(longest), "exaccerr_pct_longest": per_len.loc[longest, "mean"],
             "exaccerr_pct_longest_seed_std": per_len.loc[longest, "std"] if sub["seed"].nunique() > 1 else 0.0}
+
+
+def _injection_head(frame: pd.DataFrame, task: str, kind: str, steps: int = 5) -> dict:
+    sub = frame[(frame["task"] == task) & (frame["model"] == kind) & (frame["offset"] <= steps)]
+    if not len(sub):
+        return {}
+    mean = sub.groupby("condition")["error_rate"].mean()
+    return {"injected_error_next5": mean.get("injected", float("nan")),
+            "clean_error_next5": mean.get("clean", float("nan"))}
 
 
 def _conditional_head(frame: pd.DataFrame, task: str, kind: str) -> dict:
@@ -166,6 +176,9 @@ def takeaway(head: dict, seeds: list[int]) -> str:
                          f"lengths and {beyond:.3f} beyond them, {verdict};")
         parts.append(f"after an earlier mistake the next token is wrong {h['fr_error_after_an_error']:.3f} of the "
                      f"time vs {h['fr_error_clean_prefix']:.3f} after a clean prefix;")
+        if "injected_error_next5" in h:
+            parts.append(f"over the 5 steps after an injected wrong token the error is {h['injected_error_next5']:.3f} "
+                         f"vs {h['clean_error_next5']:.3f} with a clean prefix;")
         if "exaccerr_pct_longest" in h:
             spread = f" ± {h['exaccerr_pct_longest_seed_std']:.1f}" if len(seeds) > 1 else ""
             parts.append(f"ExAccErr at length {h['exaccerr_longest_length']:.0f} is "

@@ -1,0 +1,61 @@
+"""Headline numbers and the generated takeaway of notebook 01, on hand-made tables."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from seqgap_lab.compounding import PROFILE_SIZES, StudyResult, configs, headline, takeaway
+from seqgap_lab.config import ConfigError
+
+
+def _result(beyond_gap: float) -> StudyResult:
+    rows = []
+    for pos in (1, 2, 3, 4):
+        group = "within training lengths" if pos <= 3 else "longer than training"
+        tf, fr = 0.1, 0.1 + (0.2 if pos <= 3 else beyond_gap)
+        rows += [(group, pos, "teacher-forced", tf, 50), (group, pos, "free-running", fr, 50)]
+    pp = pd.DataFrame(rows, columns=["examples", "position", "mode", "error_rate", "count"])
+    pp = pp.assign(task="reverse", model="gru", seed=0)
+    cond = pd.DataFrame({"position": [2, 2, 3, 3], "condition": ["clean prefix", "after an error"] * 2,
+                         "error_rate": [0.1, 0.9, 0.3, 0.5], "count": [30, 10, 10, 30]})
+    cond = cond.assign(task="reverse", model="gru", seed=0)
+    exa = pd.DataFrame({"length": [1, 2, 3], "regret": [1, 3, 7], "oracle_sum": [1, 2, 3],
+                        "exaccerr_pct": [0.0, 50.0, 133.3], "count": [50, 50, 10]})
+    exa = exa.assign(task="reverse", model="gru", seed=0)
+    inj = pd.DataFrame({"offset": [1, 1, 2, 2, 6, 6], "condition": ["clean", "injected"] * 3,
+                        "error_rate": [0.0, 0.8, 0.2, 0.4, 0.0, 1.0], "count": [20] * 6})
+    inj = inj.assign(task="reverse", model="gru", seed=0)
+    return StudyResult(pp, cond, inj, exa, pd.DataFrame(), train_positions={"reverse": 3})
+
+
+def test_headline_numbers():
+    h = headline(_result(beyond_gap=0.6), min_count=20)["reverse/gru"]
+    assert h["tf_error_last_in_range"] == pytest.approx(0.1)
+    assert h["fr_error_last_in_range"] == pytest.approx(0.3)
+    assert h["last_in_range_position"] == 3
+    assert h["gap_within_range"] == pytest.approx(0.2)
+    assert h["gap_beyond_range"] == pytest.approx(0.6)
+    # count-weighted: (0.9*10 + 0.5*30) / 40 and (0.1*30 + 0.3*10) / 40
+    assert h["fr_error_after_an_error"] == pytest.approx(0.6)
+    assert h["fr_error_clean_prefix"] == pytest.approx(0.15)
+    # length 3 has only 10 examples, under min_count: the longest reported length is 2
+    assert h["injected_error_next5"] == pytest.approx(0.6)  # offsets 1-5 only: offset 6 is left out
+    assert h["clean_error_next5"] == pytest.approx(0.1)
+    assert h["exaccerr_longest_length"] == 2 and h["exaccerr_pct_longest"] == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize("beyond, verdict", [(0.6, "larger;"), (0.05, "not larger")])
+def test_takeaway_reads_the_numbers(beyond, verdict):
+    text = takeaway(headline(_result(beyond), min_count=20), seeds=[0])
+    assert "**reverse/gru**" in text and verdict in text
+    assert "0.300 vs 0.100" in text and f"{beyond:.3f} beyond" in text and "50.0%" in text and "0.600 vs 0.100" in text
+
+
+def test_profiles_build_valid_configs():
+    for profile in PROFILE_SIZES:
+        for task in ("reverse", "addition", "copy", "sort"):
+            for kind in ("gru", "transformer"):
+                t, m, tr = configs(profile, task, kind, seed=1)
+                assert t.train_max_len < t.test_max_len and tr.seed == 1 and m.kind == kind
+    with pytest.raises(ConfigError, match="'fast'"):
+        configs("fast", "reverse", "gru", 0)
