@@ -90,12 +90,14 @@ class _Window:
         self.start, self.sums, self.count, self.tokens = time.perf_counter(), {}, 0, 0
 
     def add(self, loss: float, tokens: int, logs: dict) -> None:
+        """Accumulate one step."""
         self.count += 1
         self.tokens += tokens
         for key, value in {"loss": loss, **logs}.items():
             self.sums[key] = self.sums.get(key, 0.0) + float(value)
 
     def flush(self, step: int, lr: float, grad_norm: float) -> dict:
+        """One history row of means since the last flush; starts a new window."""
         elapsed = time.perf_counter() - self.start
         row = {"step": step, "lr": lr, "grad_norm": grad_norm,
                "tokens_per_s": self.tokens / max(elapsed, 1e-9)}
