@@ -80,3 +80,32 @@ def training_curves(history: pd.DataFrame) -> plt.Figure:
     ax.set_yscale("log")
     ax.set_title("Teacher-forced training loss")
     return fig
+
+
+def scores_by_bucket(frame: pd.DataFrame) -> plt.Figure:
+    """BLEU and chrF by source-length bucket, one line per model."""
+    long = frame.melt(id_vars=["model", "bucket", "n"], value_vars=["bleu", "chrf"], var_name="metric")
+    grid = sns.catplot(data=long, kind="point", x="bucket", y="value", hue="model", col="metric",
+                       sharey=False, height=3.0, aspect=1.3)
+    grid.set_axis_labels("source length (words)", "score")
+    grid.figure.suptitle("Translation quality by source length (sacrebleu)", y=1.04)
+    return grid.figure
+
+
+def tf_accuracy(frame: pd.DataFrame, min_count: int = 20) -> plt.Figure:
+    """Teacher-forced next-token accuracy by target position (positions with >= min_count sentences)."""
+    fig, ax = plt.subplots(figsize=(6, 3))
+    sns.lineplot(data=frame[frame["count"] >= min_count], x="position", y="tf_accuracy", hue="model", ax=ax)
+    ax.set_xlabel("target position (subword tokens)")
+    ax.set_ylabel("teacher-forced accuracy")
+    ax.set_title("Next-token accuracy given the gold prefix")
+    return fig
+
+
+def continuation_loss(frame: pd.DataFrame) -> plt.Figure:
+    """Loss on the reference continuation after k own vs k gold tokens."""
+    grid = sns.relplot(data=frame, kind="line", marker="o", x="k", y="loss", hue="prefix", col="model",
+                       height=3.0, aspect=1.3)
+    grid.set_axis_labels("k = prefix tokens before the continuation", "loss on reference continuation (nats/token)")
+    grid.figure.suptitle("Real-data compounding: the model's own prefix vs the gold prefix", y=1.04)
+    return grid.figure

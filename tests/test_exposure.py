@@ -347,3 +347,34 @@ def test_step_errors_sample_prefix_and_validation():
     np.testing.assert_allclose(g[0], g[1])
     with pytest.raises(ValueError, match="beam"):
         step_errors(model, PAIRS, prefix="beam")
+
+
+# ------------------------------------------------------------------------- continuation loss
+
+def test_continuation_loss_k0_equals_gold_and_matches_rollout():
+    """At k=0 both prefixes are the gold one; at k>0 the 'model' row equals a hand-forced rollout."""
+    import torch
+
+    from seqgap_lab.config import ModelConfig
+    from seqgap_lab.data.batching import collate
+    from seqgap_lab.metrics.exposure import FREE, continuation_loss, rollout
+    from seqgap_lab.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind="gru", d_model=16, num_heads=1, num_layers=1, ffn_dim=16,
+                                    dropout=0.0), 12).eval()
+    pairs = [([3, 4, 5, 6], [7, 8, 9, 10, 11]), ([4, 4, 5], [5, 6, 7])]
+    df = continuation_loss(model, pairs, ks=[0, 2])
+    k0 = df[df["k"] == 0].set_index("prefix")
+    assert k0.loc["model", "loss"] == pytest.approx(k0.loc["gold", "loss"])
+    assert k0.loc["gold", "tokens"] == 6 + 4  # every target token plus <eos>
+    # k=2 by hand: the model writes its first two tokens, then the reference follows
+    batch = collate(sorted(pairs, key=lambda p: len(p[1])))
+    forced = batch.tgt_out.clone()
+    forced[:, :2] = FREE
+    nll = rollout(model, batch, forced=forced)["gold_nll"]
+    mask = batch.tgt_mask.clone()
+    mask[:, :2] = False
+    k2 = df[(df["k"] == 2) & (df["prefix"] == "model")].iloc[0]
+    assert k2["loss"] == pytest.approx(float(nll[mask].mean()))
+    assert k2["tokens"] == 4 + 2 and k2["examples"] == 2

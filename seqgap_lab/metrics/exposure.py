@@ -204,3 +204,35 @@ def exaccerr(eps_model: np.ndarray, eps_oracle: np.ndarray, lengths: np.ndarray)
         pct = (r - base) / base * 100.0 if base > 0 else float("nan")
         rows.append((l, r, base, pct, int(sel.sum())))
     return pd.DataFrame(rows, columns=["length", "regret", "oracle_sum", "exaccerr_pct", "count"])
+
+
+@torch.no_grad()
+def continuation_loss(model: Seq2SeqModel, pairs: Sequence, ks: Sequence[int], batch_size: int = 128) -> pd.DataFrame:
+    """Loss on the reference continuation y_{k+1..} after a k-token prefix written by the model itself
+    (greedy) vs after the gold k-token prefix: the real-data compounding curve, no oracle needed.
+
+    Only examples whose target (with <eos>) is longer than k count at that k. Columns: k, prefix
+    ('model' | 'gold'), loss (mean nll per continuation token), tokens, examples.
+    """
+    model.eval()
+    sums: dict = {}
+    for _, batch in _batches(pairs, batch_size, _device(model)):
+        gold = torch.full_like(batch.tgt_out, FREE)
+        gold[batch.tgt_mask] = batch.tgt_out[batch.tgt_mask]
+        gold_nll = rollout(model, batch, forced=gold)["gold_nll"]  # (B, T)
+        for k in ks:
+            if k >= batch.tgt_out.shape[1]:
+                continue
+            forced = gold.clone()
+            forced[:, :k] = FREE  # the model writes its own first k tokens, then reads the reference
+            own_nll = rollout(model, batch, forced=forced)["gold_nll"]
+            cont = batch.tgt_mask.clone()
+            cont[:, :k] = False  # (B, T) continuation tokens only
+            n_examples = int(cont.any(1).sum())
+            for name, nll in (("model", own_nll), ("gold", gold_nll)):
+                acc = sums.setdefault((k, name), [0.0, 0, 0])
+                acc[0] += float(nll[cont].sum())
+                acc[1] += int(cont.sum())
+                acc[2] += n_examples
+    rows = [(k, name, s / max(n, 1), n, e) for (k, name), (s, n, e) in sorted(sums.items())]
+    return pd.DataFrame(rows, columns=["k", "prefix", "loss", "tokens", "examples"])
