@@ -29,10 +29,13 @@ else
 endif
 PY := $(ENV_DIR)/bin/python
 
-.PHONY: help setup test report bench clean
+# Debian packages the real corpora are read from (Bible text in SWORD modules; see README, Data).
+SWORD_PKGS := sword-text-sparv sword-text-web sword-text-kjv
+
+.PHONY: help system-deps setup data test report bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  make \1\t/'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/'
 	@echo "  (environment: $(ENV_DIR); TORCH_SPEC=$(TORCH_SPEC); PROFILE=$(or $(PROFILE),auto))"
 
 .venv/bin/python:
@@ -57,13 +60,35 @@ $(STAMP): pyproject.toml | $(ENV_DEP)
 	$(PY) -m pip install -e ".[dev]"
 	@touch $@
 
-setup: $(STAMP)  ## create/refresh the environment (only when pyproject.toml changed)
+# Cheap when the packages are there (three `dpkg -s`); never fails the build: without root or
+# passwordless sudo (or off Debian) it prints what to install and the real-data corpora are skipped.
+system-deps:  ## install the Debian packages of the real corpora (apt-get as root or via sudo -n)
+	@missing=""; \
+	for pkg in $(SWORD_PKGS); do dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "==> note: no apt-get here; the real corpora need the Debian packages$$missing (or bring your own corpus: README, Data)"; exit 0; \
+	fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "==> note: missing$$missing and not root (no passwordless sudo): run 'sudo apt-get install -y$$missing' for the real corpora"; exit 0; fi; \
+	echo "==> $${sudo:+$$sudo }apt-get update && $${sudo:+$$sudo }apt-get install -y$$missing"; \
+	if ! { $$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; }; then \
+	  echo "==> note: apt-get failed; the real corpora need$$missing (continuing without them)"; \
+	fi
+
+setup: system-deps $(STAMP)  ## create/refresh the environment (only when pyproject.toml changed)
 	@echo "==> environment ready: $(PY)"
 
+data: setup  ## prepare the real corpora into data/corpora/ (bible, modernize, code, prose)
+	$(PY) -m seqgap_lab data prepare all
+
 test: setup  ## run the whole test suite (notebooks in the smoke profile)
+	$(PY) -m seqgap_lab data prepare all --if-missing
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 report: setup  ## regenerate every notebook into reports/ (PROFILE=smoke|default|full; auto: full on a GPU)
+	$(PY) -m seqgap_lab data prepare all --if-missing
 	$(PY) -m seqgap_lab report $(if $(PROFILE),--profile $(PROFILE))
 
 bench: setup  ## side-by-side benchmark, JSON out

@@ -1,9 +1,10 @@
-"""`seqgap-lab train | report | bench` (also `python -m seqgap_lab`). Errors print one line, exit 2."""
+"""`seqgap-lab train | report | bench | data` (also `python -m seqgap_lab`). Errors print one line, exit 2."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 
 from seqgap_lab.cache import CacheError
 from seqgap_lab.config import MODELS, TASKS, ConfigError, check_profile
@@ -28,7 +29,19 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--size", default="small", help="tiny | small | peer (peer = the NOTES.md baseline size)")
     b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--device", default=None)
+    _add_data_parser(sub)
     return p
+
+
+def _add_data_parser(sub) -> None:
+    d = sub.add_parser("data", help="prepare the real corpora under data/corpora/ (bible, modernize, code, prose)")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    dp = dsub.add_parser("prepare", help="prepare a corpus (skipped when already prepared), print counts and sizes")
+    dp.add_argument("name", nargs="?", default="all", help="bible | modernize | code | prose | all (default: all)")
+    mode = dp.add_mutually_exclusive_group()
+    mode.add_argument("--force", action="store_true", help="rebuild even if already prepared")
+    mode.add_argument("--if-missing", action="store_true",
+                      help="prepare only missing corpora; when Debian packages are missing, print a notice and exit 0")
 
 
 def _train(args) -> int:
@@ -67,10 +80,40 @@ def _bench(args) -> int:
     return 0
 
 
+def _data(args) -> int:
+    from seqgap_lab.data import corpora
+    from seqgap_lab.data.byo import CorpusFormatError
+
+    names = corpora.CORPORA if args.name == "all" else (args.name,)
+    for name in names:
+        was_ready = corpora.available(name) if name in corpora.CORPORA else False
+        if args.if_missing and was_ready:
+            continue
+        start = time.perf_counter()
+        try:
+            entry = corpora.prepare(name, force=args.force, progress=True)[name]
+        except corpora.CorpusUnavailable as exc:
+            if args.if_missing:
+                print(f"seqgap-lab data: skipping {name}: {exc}", file=sys.stderr)
+                continue
+            print(f"seqgap-lab data: error: {exc}", file=sys.stderr)
+            return 2
+        except CorpusFormatError as exc:
+            print(f"seqgap-lab data: error: {exc}", file=sys.stderr)
+            return 2
+        counts = " | ".join(f"{split} {entry['counts'][split]:,}" for split in corpora.SPLITS[name])
+        unit = {"code": "functions", "prose": "passages"}.get(name, "pairs")
+        state = ("already prepared" if was_ready and not args.force
+                 else f"prepared in {time.perf_counter() - start:.1f} s")
+        print(f"{name}: {counts} {unit}; {entry['total_bytes'] / 1e6:.1f} MB in "
+              f"{corpora.corpus_dir(name)} ({state})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `seqgap-lab` command."""
     args = _parser().parse_args(argv)
-    handler = {"train": _train, "report": _report, "bench": _bench}[args.command]
+    handler = {"train": _train, "report": _report, "bench": _bench, "data": _data}[args.command]
     try:
         return handler(args)
     except (ConfigError, CacheError, ValueError, FileNotFoundError) as exc:

@@ -174,3 +174,26 @@ class DecodeConfig(_Config):
         check_choice(o, "method", self.method, DECODE_METHODS)
         check_int(o, "max_len", self.max_len, 1, 100_000)
         check_int(o, "batch_size", self.batch_size, 1, 1_000_000)
+
+
+SUBWORD_MODEL_TYPES = ("bpe", "unigram")
+
+
+@dataclass(frozen=True)
+class SubwordConfig(_Config):
+    """A joint sentencepiece model: type, vocabulary size, character coverage and training subsample."""
+
+    model_type: str = "bpe"
+    vocab_size: int = 8000
+    character_coverage: float = 1.0
+    max_sentences: int = 0  # 0 trains on every sentence; otherwise a seeded subsample of this many
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        o = "SubwordConfig"
+        check_choice(o, "model_type", self.model_type, SUBWORD_MODEL_TYPES)
+        check_int(o, "vocab_size", self.vocab_size, 100, 64000)
+        # sentencepiece suggests 0.9995 (large alphabets) to 1.0 (small); far lower turns real words into <unk>.
+        check_float(o, "character_coverage", self.character_coverage, 0.9, 1.0, lo_open=True)
+        check_int(o, "max_sentences", self.max_sentences, 0)
+        check_int(o, "seed", self.seed, 0)

@@ -1,1 +1,1 @@
-"""Metrics: error compounding (exposure.py); text and generation metrics come later."""
+"""Metrics: error compounding (exposure.py) and sacrebleu text scores (text.py)."""

@@ -69,25 +69,28 @@ def _device(model: Seq2SeqModel) -> torch.device:
 
 
 @torch.no_grad()
-def token_errors(model: Seq2SeqModel, pairs: Sequence, batch_size: int = 256) -> pd.DataFrame:
+def token_errors(model: Seq2SeqModel, pairs: Sequence, batch_size: int = 256,
+                 free_running: bool = True) -> pd.DataFrame:
     """One row per (example, position): teacher-forced and free-running correctness.
 
     Columns: example, length (target tokens), position, tf_error, fr_error (bools). Free running is
-    greedy decoding that stops at <eos>; positions it never reaches count as errors.
+    greedy decoding that stops at <eos>; positions it never reaches count as errors. With
+    free_running=False that decoding is skipped and fr_error is left out.
     """
     model.eval()
     rows = []
     for idx, batch in _batches(pairs, batch_size, _device(model)):
         tf_pred = model(batch.src, batch.tgt_in, batch.src_mask).argmax(-1)  # (B, T)
-        fr_pred = stop_after_eos(rollout(model, batch)["written"])  # (B, T)
         mask = batch.tgt_mask
-        tf_err, fr_err = (tf_pred != batch.tgt_out) & mask, (fr_pred != batch.tgt_out) & mask
+        tf_err = (tf_pred != batch.tgt_out) & mask
         lengths = mask.sum(1) - 1
         b_idx, pos = mask.nonzero(as_tuple=True)
-        rows.append(pd.DataFrame({
-            "example": np.asarray(idx)[b_idx.cpu().numpy()], "length": lengths[b_idx].cpu().numpy(),
-            "position": pos.cpu().numpy() + 1, "tf_error": tf_err[b_idx, pos].cpu().numpy(),
-            "fr_error": fr_err[b_idx, pos].cpu().numpy()}))
+        part = pd.DataFrame({"example": np.asarray(idx)[b_idx.cpu().numpy()], "length": lengths[b_idx].cpu().numpy(),
+                             "position": pos.cpu().numpy() + 1, "tf_error": tf_err[b_idx, pos].cpu().numpy()})
+        if free_running:
+            fr_pred = stop_after_eos(rollout(model, batch)["written"])  # (B, T)
+            part["fr_error"] = ((fr_pred != batch.tgt_out) & mask)[b_idx, pos].cpu().numpy()
+        rows.append(part)
     return pd.concat(rows, ignore_index=True)
 
 

@@ -1,0 +1,100 @@
+"""Corpus BLEU and chrF with sacrebleu (default 13a tokenisation), overall and per source-length bucket.
+
+Scores are sacrebleu's own, on detokenised text (decode subwords first): a bucket's BLEU is
+`sacrebleu.corpus_bleu` on that bucket's sentences, not an average of sentence scores.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Sequence
+
+import pandas as pd
+from sacrebleu.metrics import BLEU, CHRF
+
+BUCKET_COLUMNS = ("bucket", "n", "bleu", "chrf", "length_ratio")
+
+
+def corpus_scores(hyps: Sequence[str], refs: Sequence[str]) -> dict:
+    """Corpus BLEU, chrF, hypothesis/reference length ratio and both sacrebleu signatures (one reference each)."""
+    _check_pairs(hyps, refs)
+    # Metric objects rather than sacrebleu.corpus_bleu/corpus_chrf: same defaults and scores, plus signatures.
+    bleu_metric, chrf_metric = BLEU(), CHRF()
+    bleu = bleu_metric.corpus_score(list(hyps), [list(refs)])
+    chrf = chrf_metric.corpus_score(list(hyps), [list(refs)])
+    return {
+        "n": len(hyps),
+        "bleu": bleu.score,
+        "chrf": chrf.score,
+        # sacrebleu's ratio is sys_len / ref_len on 13a tokens (0 when every reference is empty).
+        "length_ratio": bleu.ratio,
+        "sys_len": bleu.sys_len,
+        "ref_len": bleu.ref_len,
+        "bleu_signature": str(bleu_metric.get_signature()),
+        "chrf_signature": str(chrf_metric.get_signature()),
+    }
+
+
+def sentence_chrf(hyps: Sequence[str], refs: Sequence[str]) -> list[float]:
+    """sacrebleu chrF of each hypothesis against its reference (for picking the worst examples)."""
+    if len(hyps) != len(refs):
+        raise ValueError(f"hyps and refs differ in length: {len(hyps)} hypotheses vs {len(refs)} references")
+    metric = CHRF()
+    return [metric.sentence_score(h, [r]).score for h, r in zip(hyps, refs)]
+
+
+def bucket_labels(edges: Sequence[int]) -> list[str]:
+    """All bucket labels for edges, in order: (10, 20) -> ["1-10", "11-20", "21+"]."""
+    edges = _check_edges(edges)
+    lows = [1] + [e + 1 for e in edges]
+    return [f"{lo}-{hi}" for lo, hi in zip(lows, edges)] + [f"{lows[-1]}+"]
+
+
+def length_bucket_labels(lengths: Sequence[int], edges: Sequence[int]) -> list[str]:
+    """The bucket label of each length: up to edges[0] (0 included) is the first, above edges[-1] the last."""
+    labels = bucket_labels(edges)
+    edges = [int(e) for e in edges]
+    out = []
+    for i, length in enumerate(lengths):
+        length = int(length)
+        if length < 0:
+            raise ValueError(f"lengths[{i}] = {length} is negative")
+        out.append(labels[bisect_left(edges, length)])
+    return out
+
+
+def scores_by_bucket(hyps: Sequence[str], refs: Sequence[str], src_lengths: Sequence[int],
+                     edges: Sequence[int]) -> pd.DataFrame:
+    """Corpus BLEU, chrF and length ratio per source-length bucket, in bucket order; empty buckets omitted."""
+    _check_pairs(hyps, refs)
+    if len(src_lengths) != len(hyps):
+        raise ValueError(f"src_lengths has {len(src_lengths)} entries but there are {len(hyps)} hypotheses")
+    labels = length_bucket_labels(src_lengths, edges)
+    rows = []
+    for label in bucket_labels(edges):
+        idx = [i for i, lab in enumerate(labels) if lab == label]
+        if not idx:
+            continue
+        scores = corpus_scores([hyps[i] for i in idx], [refs[i] for i in idx])
+        rows.append({"bucket": label, "n": len(idx), "bleu": scores["bleu"], "chrf": scores["chrf"],
+                     "length_ratio": scores["length_ratio"]})
+    return pd.DataFrame(rows, columns=list(BUCKET_COLUMNS))
+
+
+def _check_pairs(hyps: Sequence[str], refs: Sequence[str]) -> None:
+    if isinstance(hyps, str) or isinstance(refs, str):
+        raise TypeError("hyps and refs must be sequences of strings, not a single str")
+    if len(hyps) != len(refs) or not hyps:
+        raise ValueError(f"hyps and refs must be non-empty and of equal length: "
+                         f"got {len(hyps)} hypotheses and {len(refs)} references")
+
+
+def _check_edges(edges: Sequence[int]) -> list[int]:
+    """Edges must be positive, strictly increasing integers."""
+    try:
+        values = [int(e) for e in edges]
+    except (TypeError, ValueError):
+        raise ValueError(f"edges = {edges!r} must be integers") from None
+    if not values or values[0] < 1 or any(b <= a for a, b in zip(values, values[1:])) \
+            or any(v != e for v, e in zip(values, edges)):
+        raise ValueError(f"edges = {tuple(edges)!r} must be positive, strictly increasing integers, e.g. (10, 20, 30, 40)")
+    return values
