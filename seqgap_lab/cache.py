@@ -73,7 +73,8 @@ def load_checkpoint(path: str | os.PathLike, config: dict | None = None) -> dict
     except Exception as exc:  # torch raises several types for truncated/garbled files
         raise CacheError(f"corrupt checkpoint {path}: {type(exc).__name__}; delete it to retrain") from None
     if not isinstance(payload, dict) or payload.get("format") != CACHE_FORMAT or "state_dict" not in payload:
-        raise CacheError(f"checkpoint {path} has an unknown layout (expected format {CACHE_FORMAT}); delete it to retrain")
+        raise CacheError(f"checkpoint {path} has an unknown layout (expected format {CACHE_FORMAT}); "
+                         "delete it to retrain")
     if config is not None and (payload.get("hash") != config_hash(config) or payload.get("config") != _jsonify(config)):
         raise CacheError(f"checkpoint {path} was made for another config (hash {payload.get('hash')}, "
                          f"expected {config_hash(config)}); delete it to retrain")

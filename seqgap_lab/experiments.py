@@ -86,6 +86,7 @@ def trained_model(task_cfg: TaskConfig, model_cfg: ModelConfig, train_cfg: Train
     splits = task.make_splits()
     seed_everything(train_cfg.seed)  # the initial weights depend on the seed alone
     model = build_model(model_cfg, len(task.vocab))
-    run = cached_train(f"{task_cfg.name}-{model_cfg.kind}-{train_cfg.strategy}", run_config(task_cfg, model_cfg, train_cfg),
+    prefix = f"{task_cfg.name}-{model_cfg.kind}-{train_cfg.strategy}"
+    run = cached_train(prefix, run_config(task_cfg, model_cfg, train_cfg),
                        model, splits.train, splits.dev, train_cfg, device, retrain, progress)
     return TrainedModel(run.model, task, splits, run.history, run.checkpoint, run.from_cache, run.train_seconds)

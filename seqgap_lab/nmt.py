@@ -85,8 +85,9 @@ def configs(profile: str, kind: str, seed: int) -> tuple[SubwordConfig, ModelCon
     sub = SubwordConfig(model_type="bpe", vocab_size=s["vocab_size"])
     model = ModelConfig(kind=kind, d_model=s["d_model"], num_heads=4 if s["d_model"] >= 64 else 2,
                         num_layers=s["num_layers"], ffn_dim=s["ffn_dim"], dropout=0.1 if profile != "smoke" else 0.0)
-    train = TrainConfig(steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], warmup_steps=max(10, s["steps"] // 10),
-                        seed=seed, log_every=max(10, s["steps"] // 40), label_smoothing=0.1 if profile != "smoke" else 0.0)
+    train = TrainConfig(steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"],
+                        warmup_steps=max(10, s["steps"] // 10), seed=seed, log_every=max(10, s["steps"] // 40),
+                        label_smoothing=0.1 if profile != "smoke" else 0.0)
     return sub, model, train
 
 
@@ -217,8 +218,8 @@ def headline(result: StudyResult) -> dict:
         out[kind] = {
             "bleu": float(ov["bleu"].iloc[0]), "chrf": float(ov["chrf"].iloc[0]),
             "length_ratio": float(ov["length_ratio"].iloc[0]),
-            "bleu_shortest_bucket": float(buckets["bleu"].iloc[0]), "bleu_longest_bucket": float(buckets["bleu"].iloc[-1]),
-            "chrf_shortest_bucket": float(buckets["chrf"].iloc[0]), "chrf_longest_bucket": float(buckets["chrf"].iloc[-1]),
+            **{f"{m}_{end}_bucket": float(buckets[m].iloc[i])
+               for m in ("bleu", "chrf") for end, i in (("shortest", 0), ("longest", -1))},
             "shortest_bucket": str(buckets["bucket"].iloc[0]), "longest_bucket": str(buckets["bucket"].iloc[-1]),
             "compounding_k": k_max, "continuation_loss_gold_prefix": float(comp.loc[k_max, "gold"]),
             "continuation_loss_model_prefix": float(comp.loc[k_max, "model"]),
