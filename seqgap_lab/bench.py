@@ -19,6 +19,8 @@ from seqgap_lab.decoding.search import greedy
 from seqgap_lab.models import build_model
 from seqgap_lab.runtime import autocast, device_description, get_device, peak_memory_mb, seed_everything
 from seqgap_lab.strategies import get_strategy
+from seqgap_lab.strategies.scheduled_sampling import ScheduledSampling
+from seqgap_lab.strategies.schedules import constant
 
 # "peer" matches the peer baselines in NOTES.md (HF MarianMT of the same size); "small" is quick on a CPU;
 # "tiny" only checks that every row runs (tests).
@@ -30,6 +32,9 @@ SIZES = {
     "peer": dict(d_model=256, num_heads=4, num_layers=3, ffn_dim=1024, vocab=8000, batch=64, src_len=40,
                  tgt_len=40, decode_steps=50),
 }
+# Scheduled sampling: exact incremental (the GRU's default, also valid for the Transformer), parallel
+# two-pass (the Transformer's default), and the naive O(T^2) loop.
+SS_MODES = ("two_pass", "naive", "sequential")
 
 
 def _sync(device: torch.device) -> None:
@@ -64,8 +69,9 @@ def naive_greedy(model, src: torch.Tensor, steps: int) -> torch.Tensor:
     return prefix[:, 1:]
 
 
-def _train_step_fn(model, batch: Batch, device: torch.device) -> Callable[[], None]:
-    strategy, opt = get_strategy("teacher_forcing"), torch.optim.AdamW(model.parameters(), lr=1e-4)
+def _train_step_fn(model, batch: Batch, device: torch.device, strategy=None) -> Callable[[], None]:
+    strategy = strategy or get_strategy("teacher_forcing")
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def step() -> None:
         with autocast(device):
@@ -87,7 +93,7 @@ def _interleaved(fns: dict[str, Callable[[], object]], repeats: int, device: tor
 
 
 def bench_model(kind: str, size: dict, device: torch.device, repeats: int) -> list[dict]:
-    """Rows for one model kind: train tokens/s, greedy sentences/s, and the KV-cache speed-up ratio."""
+    """Rows for one model kind: train tokens/s, greedy sentences/s, the KV-cache speed-up, SS/TF step ratios."""
     seed_everything(0)
     cfg = ModelConfig(kind=kind, d_model=size["d_model"], num_heads=size["num_heads"],
                       num_layers=size["num_layers"], ffn_dim=size["ffn_dim"], dropout=0.0)
@@ -108,7 +114,7 @@ def bench_model(kind: str, size: dict, device: torch.device, repeats: int) -> li
     t = _interleaved({"cached": cached, "uncached": uncached}, repeats, device)
     ratio = statistics.median(u / c for u, c in zip(t["uncached"], t["cached"]))
     n = size["batch"]
-    return [
+    rows = [
         _row(kind, "train_tgt_tokens_per_s", batch.num_tgt_tokens / statistics.median(train_times), "tok/s"),
         _row(kind, "greedy_sentences_per_s", n / statistics.median(t["cached"]), "sent/s",
              f"{n} sentences x {steps} steps, KV cache / hidden state"),
@@ -116,6 +122,23 @@ def bench_model(kind: str, size: dict, device: torch.device, repeats: int) -> li
              "prefix re-run every step"),
         _row(kind, "greedy_cache_speedup", ratio, "x", "median paired ratio uncached/cached, same outputs"),
     ]
+    model.train()
+    return rows + scheduled_sampling_rows(kind, model, batch, device, repeats)
+
+
+def scheduled_sampling_rows(kind: str, model, batch: Batch, device: torch.device, repeats: int) -> list[dict]:
+    """Training-step time of each scheduled-sampling mode over a teacher-forcing step, same batch, interleaved."""
+    # p_use_gt=0.5 below 1 so no step takes the teacher-forcing short-cut; the cost does not depend on p.
+    fns = {"tf": _train_step_fn(model, batch, device)}
+    for mode in SS_MODES:
+        fns[mode] = _train_step_fn(model, batch, device, ScheduledSampling(schedule=constant(0.5), mode=mode))
+    t = _interleaved(fns, repeats, device)
+    rows = []
+    for mode in SS_MODES:
+        ratio = statistics.median(m / tf for m, tf in zip(t[mode], t["tf"]))
+        rows.append(_row(kind, f"ss_{mode}_over_tf", ratio, "x",
+                         f"median paired step-time ratio, target length {batch.tgt_in.shape[1]}"))
+    return rows
 
 
 def _row(model: str, metric: str, value: float, unit: str, note: str = "") -> dict:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 PROFILES = ("smoke", "default", "full")
@@ -145,11 +146,18 @@ class TrainConfig(_Config):
     label_smoothing: float = 0.0
     seed: int = 0
     log_every: int = 50
+    # Keyword arguments of the strategy's constructor, e.g. {"mode": "two_pass", "schedule": {"name":
+    # "constant", "p": 0.75}}; plain JSON so the cache key can hash it. Unknown keys fail at train().
+    strategy_args: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         o = "TrainConfig"
         if not isinstance(self.strategy, str) or not self.strategy:
             _fail(o, "strategy", self.strategy, "a registered strategy name")
+        # A private JSON copy: validates it, and the caller's dict can no longer change a frozen config.
+        object.__setattr__(self, "strategy_args", _json_dict(o, "strategy_args", self.strategy_args))
+        if "label_smoothing" in self.strategy_args:
+            _fail(o, "strategy_args", self.strategy_args, "no 'label_smoothing' key (set TrainConfig.label_smoothing)")
         check_int(o, "steps", self.steps, 1, 10_000_000)
         check_int(o, "batch_size", self.batch_size, 1, 1_000_000)
         check_float(o, "lr", self.lr, 0.0, 10.0, lo_open=True)
@@ -159,6 +167,21 @@ class TrainConfig(_Config):
         check_float(o, "label_smoothing", self.label_smoothing, 0.0, 1.0, hi_open=True)
         check_int(o, "seed", self.seed, 0)
         check_int(o, "log_every", self.log_every, 1)
+
+    def __hash__(self) -> int:
+        # The generated hash would fail on the dict field; equal configs have equal JSON.
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
+
+
+def _json_dict(owner: str, name: str, value: Any) -> dict:
+    """A deep copy of a dict with string keys and JSON values (finite numbers), else ConfigError."""
+    allowed = "a dict with string keys and JSON-serialisable values (str, finite number, bool, None, list, dict)"
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        _fail(owner, name, value, allowed)
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError):
+        _fail(owner, name, value, allowed)
 
 
 @dataclass(frozen=True)

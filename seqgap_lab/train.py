@@ -52,7 +52,8 @@ def train(model: Seq2SeqModel, train_pairs: Sequence, config: TrainConfig, devic
     """Train in place for config.steps steps; returns the history (one row per log point)."""
     seed_everything(config.seed)
     # Every strategy takes label_smoothing: it shapes the token-level loss they all build on.
-    strategy = strategy or get_strategy(config.strategy, label_smoothing=config.label_smoothing)
+    strategy = strategy or get_strategy(config.strategy, label_smoothing=config.label_smoothing,
+                                        **config.strategy_args)
     model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, config.warmup_steps, config.steps))

@@ -91,7 +91,7 @@ CHANGES = {
     ModelConfig: dict(kind="transformer", d_model=32, num_heads=4, num_layers=2, ffn_dim=64, dropout=0.1,
                       max_positions=128),
     TrainConfig: dict(strategy="other", steps=6, batch_size=9, lr=2e-3, weight_decay=0.0, warmup_steps=2,
-                      grad_clip=0.5, label_smoothing=0.1, seed=1, log_every=3),
+                      grad_clip=0.5, label_smoothing=0.1, seed=1, log_every=3, strategy_args={"mode": "naive"}),
 }
 
 

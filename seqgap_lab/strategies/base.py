@@ -1,6 +1,7 @@
 """The training-strategy interface and its registry: strategies are small named pieces."""
 from __future__ import annotations
 
+import inspect
 from typing import Callable, Protocol
 
 import torch
@@ -41,4 +42,10 @@ def get_strategy(name: str, **kwargs) -> Strategy:
     """Build a registered strategy; an unknown name raises ConfigError listing the known ones."""
     if name not in _REGISTRY:
         raise ConfigError(f"strategy = {name!r} is not allowed: expected one of {' | '.join(available())}")
-    return _REGISTRY[name](**kwargs)
+    cls = _REGISTRY[name]
+    try:  # check the arguments before calling, so a TypeError raised inside the constructor stays one
+        inspect.signature(cls).bind(**kwargs)
+    except TypeError as err:
+        raise ConfigError(f"strategy {name!r}: arguments {sorted(kwargs)} are not allowed ({err}); "
+                          f"allowed: {sorted(inspect.signature(cls).parameters)}") from None
+    return cls(**kwargs)
