@@ -163,6 +163,9 @@ def run_bench(size: str = "small", device: str | None = None, repeats: int = 5,
     rows = []
     for kind in tqdm(kinds, desc="bench", disable=not progress):
         rows += bench_model(kind, SIZES[size], dev, repeats)
+    from seqgap_lab.bench_bleu import bench_sentence_bleu  # CPU-only row: text scoring, not the model
+
+    rows += bench_sentence_bleu(n_hyps=8 if size != "tiny" else 2, repeats=repeats)
     rows += memory_rows(dev)
     return {"device": device_description(dev), "size": size, "config": SIZES[size], "repeats": repeats,
             "torch": torch.__version__, "rows": rows}

@@ -55,6 +55,7 @@ def test_bench_json_rows(capsys):
         for metric in ("train_tgt_tokens_per_s", "greedy_sentences_per_s", "greedy_cache_speedup"):
             assert (kind, metric) in metrics
     assert ("all", "peak_ram_mb") in metrics
+    assert ("sentence_bleu", "sentence_bleu_speedup") in metrics
     assert all(r["value"] > 0 for r in out["rows"])
 
 

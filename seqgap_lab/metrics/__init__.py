@@ -1,1 +1,1 @@
-"""Metrics: error compounding (exposure.py) and sacrebleu text scores (text.py)."""
+"""Metrics: error compounding (exposure.py), sacrebleu text scores (text.py), fast sentence-BLEU (sentence_bleu.py)."""
