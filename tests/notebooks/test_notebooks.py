@@ -10,7 +10,8 @@ from seqgap_lab import paths
 from seqgap_lab.data.builders import CorpusUnavailable, check_sources
 from seqgap_lab.report import discover_notebooks, run_notebook
 
-pytestmark = pytest.mark.notebook
+# A hung kernel must fail the run within minutes, not eat the CI budget.
+pytestmark = [pytest.mark.notebook, pytest.mark.timeout(600)]
 
 NOTEBOOKS = discover_notebooks(None)
 NEEDS_CORPUS = {"02_nmt_long_sentences": "bible"}
@@ -70,7 +71,25 @@ def _check_02(summary: dict) -> None:
     assert summary["bleu_signature"].startswith("nrefs:1|")
 
 
-CHECKS = {"01_error_compounding": _check_01, "02_nmt_long_sentences": _check_02}
+def _check_03(summary: dict) -> None:
+    results = summary["results"]
+    assert set(results) == {"gru", "transformer"}
+    for name, row in results.items():
+        assert row["best_ss"] != "teacher forcing (p=1)"
+        assert set(row["exact_match_by_cell"]) >= {"teacher forcing (p=1)", "constant p=0.5"}
+        for key in ("tf_exact_match", "best_ss_exact_match", "tf_fr_error_last_in_range",
+                    "best_ss_fr_error_last_in_range"):
+            assert 0.0 <= row[key] <= 1.0, (name, key, row[key])
+        assert row["best_ss_exact_match"] == max(v for k, v in row["exact_match_by_cell"].items()
+                                                 if not k.startswith("teacher forcing"))
+    assert set(summary["cost_over_tf"]) == {f"{m}/{mode}" for m in ("gru", "transformer")
+                                            for mode in ("two_pass", "naive", "sequential")}
+    assert all(v > 0 for v in summary["cost_over_tf"].values())
+    assert summary["seeds"] == [0]
+    assert 0 < summary["peak_ram_mb"] < 4096
+
+
+CHECKS = {"01_error_compounding": _check_01, "02_nmt_long_sentences": _check_02, "03_scheduled_sampling": _check_03}
 
 
 def test_bad_profile_gives_one_line_error(isolated):

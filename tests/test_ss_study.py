@@ -1,0 +1,125 @@
+"""The scheduled-sampling study: grid cells, headline and takeaway on hand-made tables, and the explorer
+widget's behaviour (its observers fire synchronously in plain pytest)."""
+from __future__ import annotations
+
+import matplotlib
+import pandas as pd
+import pytest
+import traitlets
+
+from seqgap_lab import compounding, plots, ss_study, widgets
+from seqgap_lab.strategies.scheduled_sampling import ScheduledSampling
+
+matplotlib.use("Agg")
+
+WITHIN, BEYOND = ss_study.EXAMPLES
+# label -> (schedule, p_use_gt, free-running error within / beyond, exact match within / beyond)
+CELLS = {
+    "teacher forcing (p=1)": ("constant", 1.0, 0.2, 0.8, 0.6, 0.1),
+    "constant p=0.75": ("constant", 0.75, 0.1, 0.6, 0.7, 0.3),
+    "constant p=0.5": ("constant", 0.5, 0.3, 0.9, 0.5, 0.0),
+    "inverse sigmoid (to 0.33)": ("inverse_sigmoid", 0.33, 0.25, 0.85, 0.55, 0.05),
+}
+LIMIT = 4  # train_positions: positions 1..4 in range
+
+
+def _tables(models=("gru",), shift: dict | None = None) -> ss_study.SSTables:
+    pp, bl = [], []
+    for model in models:
+        for label, (sched, p, fr_in, fr_out, em_in, em_out) in CELLS.items():
+            em_in += (shift or {}).get((model, label), 0.0)
+            tag = dict(model=model, schedule=sched, p_use_gt=p, label=label)
+            for pos in range(1, 7):
+                group = WITHIN if pos <= LIMIT else BEYOND
+                fr = fr_in if pos <= LIMIT else fr_out
+                pp.append(dict(examples=group, position=pos, mode="teacher-forced", error_rate=0.05, count=50, **tag))
+                pp.append(dict(examples=group, position=pos, mode="free-running", error_rate=fr, count=50, **tag))
+            for length in (2, 3):
+                bl.append(dict(src_length=length, examples=WITHIN, exact_match=em_in, count=50, **tag))
+            bl.append(dict(src_length=5, examples=BEYOND, exact_match=em_out, count=100, **tag))
+    return ss_study.SSTables(pd.DataFrame(pp), pd.DataFrame(bl), pd.DataFrame(), LIMIT)
+
+
+def test_cells_start_with_teacher_forcing_and_schedules_decay_within_budget():
+    for profile in ("smoke", "default", "full"):
+        cells = ss_study.cells(profile)
+        assert cells[0].strategy == "teacher_forcing" and cells[0].p_use_gt == 1.0
+        assert [c.p_use_gt for c in cells if c.schedule == "constant"] == list(ss_study.GRIDS[profile]["p_grid"])
+        decaying = [c for c in cells if c.schedule != "constant"]
+        assert {c.schedule for c in decaying} == {"inverse_sigmoid", "linear"}
+        for c in decaying:
+            assert c.p_use_gt < 0.6, (profile, c)  # p really decays within the profile's steps
+            ScheduledSampling(**c.strategy_args)  # every cell's args build a valid strategy
+
+
+def test_teacher_forcing_cell_shares_notebook_01_checkpoint():
+    tf = ss_study.cells("default")[0]
+    assert ss_study.run_configs("default", "gru", tf, 0) == compounding.configs("default", "reverse", "gru", 0)
+    ss = ss_study.run_configs("default", "gru", ss_study.cells("default")[1], 0)[2]
+    assert ss.strategy == "scheduled_sampling" and ss.strategy_args["schedule"] == {"name": "constant", "p": 0.9}
+
+
+def test_schedule_curves_cover_every_cell():
+    curves = ss_study.schedule_curves("smoke")
+    assert set(curves["label"]) == {c.label for c in ss_study.cells("smoke")}
+    tf = curves[curves["label"].str.startswith("teacher forcing")]
+    assert (tf["p_use_gt"] == 1.0).all()
+    assert curves["p_use_gt"].between(0, 1).all()
+    plots.schedules(curves)
+
+
+def test_headline_picks_the_best_ss_cell_by_exact_match():
+    head = ss_study.headline(_tables(), min_count=20)["gru"]
+    assert head["best_ss"] == "constant p=0.75"
+    assert head["tf_exact_match"] == pytest.approx((0.6 * 100 + 0.1 * 100) / 200)
+    assert head["best_ss_exact_match"] == pytest.approx((0.7 * 100 + 0.3 * 100) / 200)
+    assert head["best_ss_exact_match_beyond"] == pytest.approx(0.3)
+    assert head["tf_fr_error_last_in_range"] == pytest.approx(0.2)
+    assert head["best_ss_fr_error_last_in_range"] == pytest.approx(0.1)
+    assert head["tf_last_in_range_position"] == LIMIT
+    assert head["tf_gap_beyond_range"] == pytest.approx(0.75)
+    assert head["best_ss_gap_beyond_range"] == pytest.approx(0.55)
+
+
+def test_takeaway_reports_help_and_harm_honestly():
+    # The p=0.75 cell loses its edge for the transformer: every SS cell is then worse than TF.
+    shift = {("transformer", lab): -0.5 for lab in CELLS if not lab.startswith("teacher")}
+    shift.update({("transformer", "constant p=0.75"): -0.6})
+    head = ss_study.headline(_tables(("gru", "transformer"), shift))
+    text = ss_study.takeaway(head, [0])
+    gru, transformer = [line for line in text.splitlines() if line.startswith("- ")]
+    assert "helps (+0.150)" in gru and "0.500 vs 0.350" in gru  # 2 standard errors on 200 examples: 0.097
+    assert "hurts (-0.150)" in transformer and head["transformer"]["best_ss_exact_match"] < head["transformer"]["tf_exact_match"]
+    equal = ss_study.headline(_tables(shift={("gru", "constant p=0.75"): -0.3}))
+    assert "no clear difference" in ss_study.takeaway(equal, [0])
+
+
+def test_explorer_slider_offers_only_trained_values_and_redraws():
+    tables = _tables(("gru", "transformer"))
+    box = widgets.ss_explorer(tables)
+    assert [v for _, v in box.slider.options] == [1.0, 0.75, 0.5]
+    assert box.label == "teacher forcing (p=1)" and "teacher forcing" in box.figure_title
+    assert "exact match 0.350" in box.numbers.value
+    box.slider.value = 0.75
+    assert box.label == "constant p=0.75" and box.figure_title.startswith("constant p=0.75")
+    assert "exact match 0.500" in box.numbers.value and "beyond 0.300" in box.numbers.value
+    with pytest.raises(traitlets.TraitError):
+        box.slider.value = 0.9  # not trained: the slider cannot take it
+    box.dropdown.value = "inverse_sigmoid"
+    assert box.slider.disabled and box.label == "inverse sigmoid (to 0.33)"
+    assert "exact match 0.300" in box.numbers.value
+    box.dropdown.value = "constant"
+    assert not box.slider.disabled and box.label == "constant p=0.75"
+
+
+def test_static_grid_draws_every_cell():
+    fig = widgets.static_grid(_tables(("gru", "transformer")))
+    assert len(fig.axes) == 4
+    assert len(fig.axes[0].get_lines()) == len(CELLS) + 1  # one line per cell and the training-range marker
+
+
+def test_cost_table_rows():
+    frame = ss_study.cost_table("smoke", kinds=("gru",), repeats=1)
+    assert set(frame["mode"]) == {"two_pass", "naive", "sequential"}
+    assert (frame["step_time_over_tf"] > 0).all()
+    plots.ss_cost(frame)
