@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 import sacrebleu
 
+from seqgap_lab.bench import _row  # one row format for every benchmark row
 from seqgap_lab.metrics.sentence_bleu import clear_cache, sentence_bleu_multi
 
 _WORDS = ("the of and to in he that it was for on are as with his they at be this from have or by one "
@@ -74,11 +75,6 @@ def candidate_sets(pairs: Sequence[tuple[str, str]], n_hyps: int, seed: int = 0)
     rng = random.Random(seed)
     groups = [[h] + [_perturb(h, rng) for _ in range(n_hyps - 1)] for h, _ in pairs]
     return groups, [r for _, r in pairs]
-
-
-def _row(model: str, metric: str, value: float, unit: str, note: str = "") -> dict:
-    # Same row format as seqgap_lab/bench.py.
-    return {"model": model, "metric": metric, "value": round(float(value), 3), "unit": unit, "note": note}
 
 
 def bench_sentence_bleu(pairs: Sequence[tuple[str, str]] | None = None, n_hyps: int = 8,

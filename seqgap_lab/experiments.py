@@ -37,7 +37,11 @@ def run_config(task: TaskConfig, model: ModelConfig, train_cfg: TrainConfig) -> 
 
 def checkpoint_path(task: TaskConfig, model: ModelConfig, train_cfg: TrainConfig) -> Path:
     """Where the checkpoint for this config lives: data/checkpoints/<task>-<model>-<strategy>-<hash>.pt."""
-    return _path(f"{task.name}-{model.kind}-{train_cfg.strategy}", run_config(task, model, train_cfg))
+    return _path(_prefix(task, model, train_cfg), run_config(task, model, train_cfg))
+
+
+def _prefix(task: TaskConfig, model: ModelConfig, train_cfg: TrainConfig) -> str:
+    return f"{task.name}-{model.kind}-{train_cfg.strategy}"
 
 
 def _path(prefix: str, config: dict) -> Path:
@@ -86,7 +90,6 @@ def trained_model(task_cfg: TaskConfig, model_cfg: ModelConfig, train_cfg: Train
     splits = task.make_splits()
     seed_everything(train_cfg.seed)  # the initial weights depend on the seed alone
     model = build_model(model_cfg, len(task.vocab))
-    prefix = f"{task_cfg.name}-{model_cfg.kind}-{train_cfg.strategy}"
-    run = cached_train(prefix, run_config(task_cfg, model_cfg, train_cfg),
+    run = cached_train(_prefix(task_cfg, model_cfg, train_cfg), run_config(task_cfg, model_cfg, train_cfg),
                        model, splits.train, splits.dev, train_cfg, device, retrain, progress)
     return TrainedModel(run.model, task, splits, run.history, run.checkpoint, run.from_cache, run.train_seconds)
