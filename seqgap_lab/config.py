@@ -10,7 +10,7 @@ from typing import Any, Mapping
 PROFILES = ("smoke", "default", "full")
 TASKS = ("copy", "reverse", "sort", "addition")
 MODELS = ("gru", "transformer")
-DECODE_METHODS = ("greedy",)
+DECODE_METHODS = ("greedy", "sample", "beam")
 
 
 class ConfigError(ValueError):
@@ -186,17 +186,47 @@ def _json_dict(owner: str, name: str, value: Any) -> dict:
 
 @dataclass(frozen=True)
 class DecodeConfig(_Config):
-    """How to decode: the method by name and its limits (later issues add beam/sampling knobs)."""
+    """How to decode: the method by name (greedy | sample | beam), its limits and its knobs.
+
+    Lengths count the <eos>. Knobs of other methods are validated but ignored. alpha defaults to 0, so the
+    length penalty is off and beam_size=1 is exactly greedy; GNMT uses alpha ~0.6-1.0.
+    """
 
     method: str = "greedy"
     max_len: int = 100
     batch_size: int = 256
+    min_len: int = 0  # every method: no <eos> before this length
+    beam_size: int = 5  # beam
+    alpha: float = 0.0  # beam: length-penalty exponent
+    length_penalty: str = "gnmt"  # beam: gnmt ((5+|Y|)/6)**alpha | hf |Y|**alpha | none
+    num_return: int = 1  # beam: hypotheses returned per source, best first
+    num_samples: int = 1  # sample: sequences drawn per source
+    temperature: float = 1.0  # sample
+    top_k: int = 0  # sample: 0 = off
+    top_p: float = 1.0  # sample: 1 = off
+    repetition_penalty: float = 1.0  # sample and beam: CTRL penalty, 1 = off
+    no_repeat_ngram: int = 0  # sample and beam: 0 = off
+    seed: int = 0  # sample: seeds the torch.Generator of a decode call
+
+    _LENGTH_PENALTIES = ("gnmt", "hf", "none")  # not a field (no annotation); mirrors decoding.penalties
 
     def __post_init__(self) -> None:
         o = "DecodeConfig"
         check_choice(o, "method", self.method, DECODE_METHODS)
         check_int(o, "max_len", self.max_len, 1, 100_000)
         check_int(o, "batch_size", self.batch_size, 1, 1_000_000)
+        check_int(o, "min_len", self.min_len, 0, self.max_len)
+        check_int(o, "beam_size", self.beam_size, 1, 1000)
+        check_float(o, "alpha", self.alpha, 0.0, math.inf)
+        check_choice(o, "length_penalty", self.length_penalty, self._LENGTH_PENALTIES)
+        check_int(o, "num_return", self.num_return, 1, self.beam_size)
+        check_int(o, "num_samples", self.num_samples, 1, 100_000)
+        check_float(o, "temperature", self.temperature, 0.0, math.inf, lo_open=True)
+        check_int(o, "top_k", self.top_k, 0)
+        check_float(o, "top_p", self.top_p, 0.0, 1.0, lo_open=True)
+        check_float(o, "repetition_penalty", self.repetition_penalty, 1.0, math.inf)
+        check_int(o, "no_repeat_ngram", self.no_repeat_ngram, 0)
+        check_int(o, "seed", self.seed, 0)
 
 
 SUBWORD_MODEL_TYPES = ("bpe", "unigram")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from typing import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,10 +11,12 @@ import torch
 
 from seqgap_lab import paths
 from seqgap_lab.cache import config_hash, load_checkpoint, save_checkpoint
-from seqgap_lab.config import ModelConfig, TaskConfig, TrainConfig
+from seqgap_lab.config import ConfigError, DecodeConfig, ModelConfig, TaskConfig, TrainConfig
 from seqgap_lab.data.tasks import Splits, Task, make_task
 from seqgap_lab.models import Seq2SeqModel, build_model
 from seqgap_lab.runtime import get_device, seed_everything
+from seqgap_lab.strategies import Strategy, accepts, get_strategy
+from seqgap_lab.strategies.distill import teacher_targets
 from seqgap_lab.train import train
 
 
@@ -60,12 +63,15 @@ class CachedRun:
 
 
 def cached_train(prefix: str, config: dict, model: Seq2SeqModel, train_pairs, dev_pairs, train_cfg: TrainConfig,
-                 device: torch.device, retrain: bool = False, progress: bool = True) -> CachedRun:
+                 device: torch.device, retrain: bool = False, progress: bool = True,
+                 strategy: Strategy | None = None, monitor: Callable[[Seq2SeqModel], dict] | None = None) -> CachedRun:
     """Load `model`'s weights from the checkpoint keyed by `config`, or train it and save atomically.
 
-    `config` must identify everything that shaped the weights (data, tokenizer, model, training).
-    A corrupt checkpoint, or one whose stored config differs, raises CacheError (never used silently);
-    retrain=True overwrites it.
+    `config` must identify everything that shaped the weights (data, tokenizer, model, training, and the
+    parent or teacher if any). `train_pairs` may be a callable returning the pairs: it is then called only
+    when training is needed (teacher outputs are costly). A corrupt checkpoint, or one whose stored config
+    differs, raises CacheError (never used silently); retrain=True overwrites it. `monitor(model) -> dict`
+    is called at every log point while training and its numbers join the history (so the cache keeps them).
     """
     path = _path(prefix, config)
     if path.exists() and not retrain:
@@ -75,21 +81,64 @@ def cached_train(prefix: str, config: dict, model: Seq2SeqModel, train_pairs, de
         return CachedRun(model.to(device).eval(), pd.DataFrame(extra.get("history", [])), path, True,
                          float(extra.get("train_seconds", 0.0)))
     start = time.perf_counter()
-    history = train(model, train_pairs, train_cfg, device, dev_pairs=dev_pairs, progress=progress)
+    if callable(train_pairs):
+        train_pairs = train_pairs()
+    callbacks = [lambda step, row: row.update(monitor(model))] if monitor else []
+    history = train(model, train_pairs, train_cfg, device, dev_pairs=dev_pairs, strategy=strategy,
+                    callbacks=callbacks, progress=progress)
     seconds = time.perf_counter() - start
     save_checkpoint(path, config, model.state_dict(), {"history": history.to_dict("records"), "train_seconds": seconds})
     return CachedRun(model.eval(), history, path, False, seconds)
 
 
 def trained_model(task_cfg: TaskConfig, model_cfg: ModelConfig, train_cfg: TrainConfig,
-                  device: torch.device | str | None = None, retrain: bool = False,
-                  progress: bool = True) -> TrainedModel:
-    """Load the cached model for a synthetic task's configs, or train it and cache it (see cached_train)."""
+                  device: torch.device | str | None = None, retrain: bool = False, progress: bool = True, *,
+                  init: TrainConfig | None = None, teacher: tuple[ModelConfig, TrainConfig] | None = None,
+                  targets: DecodeConfig | None = None,
+                  monitor: Callable[[Seq2SeqModel, Splits], dict] | None = None) -> TrainedModel:
+    """Load the cached model for a synthetic task's configs, or train it and cache it (see cached_train).
+
+    init: fine-tune from the model trained with (task_cfg, model_cfg, init) (e.g. MRT from teacher forcing).
+    teacher: (model config, train config) of a teacher trained on the same task, handed to strategies that
+    take one (word_kd); targets: train on the teacher's outputs for the training sources, decoded with this
+    DecodeConfig, instead of the gold targets (sequence-level KD). Parents and teachers are cached too.
+    monitor(model, splits) -> dict: numbers added to the history at every log point (e.g. dev accuracy).
+    """
     device = device if isinstance(device, torch.device) else get_device(device)
+    if targets is not None and teacher is None:
+        raise ConfigError("trained_model: targets= (teacher outputs) needs teacher=(model config, train config)")
     task = make_task(task_cfg)
     splits = task.make_splits()
+    parent = trained_model(task_cfg, model_cfg, init, device, progress=progress) if init else None
+    tutor = trained_model(task_cfg, *teacher, device, progress=progress) if teacher else None
     seed_everything(train_cfg.seed)  # the initial weights depend on the seed alone
     model = build_model(model_cfg, len(task.vocab))
-    run = cached_train(_prefix(task_cfg, model_cfg, train_cfg), run_config(task_cfg, model_cfg, train_cfg),
-                       model, splits.train, splits.dev, train_cfg, device, retrain, progress)
+    if parent is not None:
+        model.load_state_dict(parent.model.state_dict())
+    config, prefix = run_config(task_cfg, model_cfg, train_cfg), _prefix(task_cfg, model_cfg, train_cfg)
+    config.update(_lineage(init, teacher, targets))  # no new keys for a plain run: its cache key is unchanged
+    prefix += "-ft" * bool(init) + "-seqkd" * bool(targets)
+    strategy = None
+    if tutor is not None and accepts(train_cfg.strategy, "teacher"):
+        strategy = get_strategy(train_cfg.strategy, label_smoothing=train_cfg.label_smoothing, teacher=tutor.model,
+                                **train_cfg.strategy_args)
+    pairs = splits.train
+    if targets is not None:
+        def pairs():
+            outputs = teacher_targets(tutor.model, [s for s, _ in splits.train], targets, device, progress=progress)
+            return [(s, y) for (s, _), y in zip(splits.train, outputs)]
+    watch = (lambda m: monitor(m, splits)) if monitor else None
+    run = cached_train(prefix, config, model, pairs, splits.dev, train_cfg, device, retrain, progress, strategy, watch)
     return TrainedModel(run.model, task, splits, run.history, run.checkpoint, run.from_cache, run.train_seconds)
+
+
+def _lineage(init: TrainConfig | None, teacher: tuple | None, targets: DecodeConfig | None) -> dict:
+    """The cache-key entries of a run's parent, teacher and teacher-output targets (only those that are set)."""
+    out: dict = {}
+    if init is not None:
+        out["init"] = init.to_dict()
+    if teacher is not None:
+        out["teacher"] = {"model": teacher[0].to_dict(), "train": teacher[1].to_dict()}
+    if targets is not None:
+        out["targets"] = targets.to_dict()
+    return out

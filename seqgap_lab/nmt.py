@@ -97,6 +97,13 @@ def encode_pairs(vocab: SubwordVocab, pairs: list) -> list:
     return list(zip(sources, targets))
 
 
+def run_key(data: NMTData, profile: str, kind: str, seed: int = 0) -> dict:
+    """What identifies a trained translation model: data hash, tokenizer, model and training configs."""
+    sub_cfg, model_cfg, train_cfg = configs(profile, kind, seed)
+    return {"corpus": "bible", "train_sha256": data.sha256, "subword": sub_cfg.to_dict(),
+            "model": model_cfg.to_dict(), "train": train_cfg.to_dict()}
+
+
 def train_run(data: NMTData, profile: str, kind: str, seed: int = 0, device=None,
               progress: bool = True) -> NMTRun:
     """Train (or load from cache) one translation model and its tokenizer."""
@@ -105,8 +112,7 @@ def train_run(data: NMTData, profile: str, kind: str, seed: int = 0, device=None
     vocab = train_subword(texts, sub_cfg, progress=progress)
     seed_everything(seed)
     model = build_model(model_cfg, len(vocab))
-    key = {"corpus": "bible", "train_sha256": data.sha256, "subword": sub_cfg.to_dict(),
-           "model": model_cfg.to_dict(), "train": train_cfg.to_dict()}
+    key = run_key(data, profile, kind, seed)
     device = device if isinstance(device, torch.device) else get_device(device)
     run = cached_train(f"nmt-bible-{kind}", key, model, encode_pairs(vocab, data.train),
                        encode_pairs(vocab, data.dev), train_cfg, device, progress=progress)

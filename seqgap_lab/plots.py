@@ -129,3 +129,35 @@ def ss_cost(frame: pd.DataFrame) -> plt.Figure:
     grid.set_axis_labels("scheduled-sampling mode", "step time / teacher-forcing step")
     grid.figure.suptitle("Cost of scheduled sampling (median paired ratio)", y=1.04)
     return grid.figure
+
+
+def finetune_curves(curves: pd.DataFrame, metrics: dict) -> plt.Figure:
+    """Metrics against fine-tuning step (step 0 = the starting checkpoint), one line per label, one panel per
+    metric; `metrics` maps a column of `curves` to its axis label (columns missing or all-NaN are skipped)."""
+    metrics = {k: v for k, v in metrics.items() if k in curves and curves[k].notna().any()}
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.2), squeeze=False)
+    group = ["model", "label"] if "model" in curves and curves["model"].nunique() > 1 else ["label"]
+    for ax, (col, name) in zip(axes[0], metrics.items()):
+        for key, part in curves.dropna(subset=[col]).groupby(group, sort=False):
+            label = " | ".join(key) if isinstance(key, tuple) else key
+            ax.plot(part["step"], part[col], marker="o", ms=3, label=label,
+                    color="black" if str(label).endswith("teacher forcing (continued)") else None)
+        ax.set(xlabel="fine-tuning step", ylabel=name, title=name)
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def exact_match_by_group(frame: pd.DataFrame, x: str = "label", hue: str = "examples", col: str | None = None,
+                         title: str = "") -> plt.Figure:
+    """Count-weighted exact match per x and hue (e.g. cell x within/beyond training lengths) as bars."""
+    keys = [k for k in (col, x, hue) if k]
+    agg = (frame.assign(correct=frame["exact_match"] * frame["count"]).groupby(keys, sort=False)[["correct", "count"]]
+           .sum().reset_index())
+    agg["exact_match"] = agg["correct"] / agg["count"]
+    grid = sns.catplot(data=agg, kind="bar", x=x, y="exact_match", hue=hue, col=col, height=3.4, aspect=1.6)
+    grid.set_axis_labels("", "exact match")
+    for ax in grid.axes.flat:
+        ax.tick_params(axis="x", labelrotation=20, labelsize=7)
+    grid.figure.suptitle(title, y=1.04)
+    return grid.figure

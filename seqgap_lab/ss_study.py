@@ -24,6 +24,7 @@ from seqgap_lab.experiments import TrainedModel, trained_model
 from seqgap_lab.metrics import exposure as ex
 from seqgap_lab.models import build_model
 from seqgap_lab.runtime import seed_everything
+from seqgap_lab.stats import verdict
 from seqgap_lab.strategies.schedules import DEFAULT_INVERSE_SIGMOID_K, DEFAULT_WARMUP_STEPS, make_schedule
 
 TASK = "reverse"
@@ -185,20 +186,6 @@ def headline(tables: SSTables, min_count: int = 20) -> dict:
     return out
 
 
-def _verdict(ss: float, tf: float, n: float) -> str:
-    """'helps' / 'hurts' only past two standard errors of the difference of two proportions on n examples."""
-    delta = ss - tf
-    se = float(np.sqrt((ss * (1 - ss) + tf * (1 - tf)) / n)) if n and n == n else float("nan")
-    tol = max(0.01, 2 * se) if se == se else 0.01
-    if delta != delta:
-        return "could not be compared (no examples)"
-    if delta > tol:
-        return f"helps (+{delta:.3f})"
-    if delta < -tol:
-        return f"hurts ({delta:.3f})"
-    return f"makes no clear difference ({delta:+.3f}, within ±{tol:.3f})"
-
-
 def takeaway(head: dict, seeds: list[int]) -> str:
     """The notebook's takeaway as Markdown, every number read from `head` (see headline())."""
     lines = [f"Measured with seed(s) {seeds}" + (" (one seed; the `full` profile runs more)." if len(seeds) == 1
@@ -211,7 +198,7 @@ def takeaway(head: dict, seeds: list[int]) -> str:
             continue
         b = h["best_ss"]
         parts = [f"**{model}**: the best scheduled-sampling cell is *{b}*; against teacher forcing it "
-                 f"{_verdict(h['best_ss_exact_match'], h['tf_exact_match'], h.get('tf_num_examples', 0))} in exact "
+                 f"{verdict(h['best_ss_exact_match'], h['tf_exact_match'], h.get('tf_num_examples', 0))} in exact "
                  f"match over the test set "
                  f"({h['best_ss_exact_match']:.3f} vs {h['tf_exact_match']:.3f});",
                  f"on sources longer than training: {h['best_ss_exact_match_beyond']:.3f} vs "

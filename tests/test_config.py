@@ -84,7 +84,7 @@ def test_from_dict_validates_values_too():
     (TrainConfig, {"label_smoothing": 1.0}, "label_smoothing", 1.0),
     (TrainConfig, {"strategy": ""}, "strategy", ""),
     (TrainConfig, {"log_every": 0}, "log_every", 0),
-    (DecodeConfig, {"method": "beam"}, "method", "beam"),
+    (DecodeConfig, {"method": "viterbi"}, "method", "viterbi"),
     (DecodeConfig, {"max_len": 0}, "max_len", 0),
     (DecodeConfig, {"batch_size": 1.5}, "batch_size", 1.5),
 ])

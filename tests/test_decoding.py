@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqgap_lab.config import DecodeConfig, ModelConfig
+from seqgap_lab.config import ConfigError, DecodeConfig, ModelConfig
 from seqgap_lab.data.batching import collate
 from seqgap_lab.data.tokenize import BOS, EOS, PAD
-from seqgap_lab.decoding import DecodeOutput, decode, decode_sequences
+from seqgap_lab.decoding import DecodeOutput, decode, decode_nbest, decode_sequences
 from seqgap_lab.metrics.exposure import rollout, stop_after_eos
 from seqgap_lab.models import Seq2SeqModel, build_model
 
@@ -168,3 +168,60 @@ def test_rollout_without_forcing_equals_greedy(kind):
     assert torch.equal(stop_after_eos(written), greedy.tokens)
     # without stop_after_eos the rollout keeps writing after EOS
     assert (written != PAD).all()
+
+
+# ---- DecodeConfig knobs and dispatch (greedy | sample | beam) -------------------------------------
+
+def test_decode_config_keeps_old_defaults_and_round_trips():
+    cfg = DecodeConfig()
+    assert (cfg.method, cfg.max_len, cfg.batch_size, cfg.min_len, cfg.alpha) == ("greedy", 100, 256, 0, 0.0)
+    full = DecodeConfig(method="beam", beam_size=4, alpha=0.7, length_penalty="hf", num_return=4, min_len=100,
+                        temperature=0.5, top_k=3, top_p=0.9, num_samples=2, repetition_penalty=1.3,
+                        no_repeat_ngram=3, seed=5)
+    assert DecodeConfig.from_dict(full.to_dict()) == full
+    from seqgap_lab.decoding import LENGTH_PENALTIES
+    assert set(DecodeConfig._LENGTH_PENALTIES) == set(LENGTH_PENALTIES)
+
+
+@pytest.mark.parametrize("kwargs, field, bad", [
+    ({"method": "viterbi"}, "method", "viterbi"),
+    ({"beam_size": 0}, "beam_size", 0), ({"beam_size": 1001}, "beam_size", 1001),
+    ({"alpha": -0.5}, "alpha", -0.5), ({"alpha": float("inf")}, "alpha", float("inf")),
+    ({"length_penalty": "wu"}, "length_penalty", "wu"),
+    ({"num_return": 6}, "num_return", 6), ({"num_return": 0}, "num_return", 0),
+    ({"temperature": 0.0}, "temperature", 0.0), ({"temperature": "1"}, "temperature", "1"),
+    ({"top_k": -1}, "top_k", -1), ({"top_p": 0.0}, "top_p", 0.0), ({"top_p": 1.5}, "top_p", 1.5),
+    ({"min_len": -1}, "min_len", -1), ({"max_len": 5, "min_len": 6}, "min_len", 6),
+    ({"num_samples": 0}, "num_samples", 0), ({"seed": -1}, "seed", -1),
+    ({"repetition_penalty": 0.9}, "repetition_penalty", 0.9), ({"no_repeat_ngram": -1}, "no_repeat_ngram", -1),
+])
+def test_decode_config_rejects_bad_knobs(kwargs, field, bad):
+    with pytest.raises(ConfigError) as exc:
+        DecodeConfig(**kwargs)
+    msg = str(exc.value)
+    assert f"DecodeConfig.{field}" in msg and repr(bad) in msg and "expected" in msg, msg
+    with pytest.raises(ConfigError):
+        DecodeConfig.from_dict({**kwargs, "beam": 3})  # unknown keys still rejected
+
+
+@pytest.mark.parametrize("method", ["greedy", "sample", "beam"])
+def test_decode_sequences_for_every_method(method):
+    model = _model("gru")
+    sources = [row[row != PAD].tolist() for row in _sources(7, seed=3)]
+    cfg = DecodeConfig(method=method, max_len=MAX_LEN, batch_size=3, num_return=2, num_samples=2, top_k=3)
+    got = decode_sequences(model, sources, cfg)
+    assert len(got) == len(sources) and all(EOS not in g and len(g) <= MAX_LEN for g in got)
+    assert got == decode_sequences(model, sources, cfg), "deterministic (sample: seeded)"
+    per_source = 1 if method == "greedy" else 2
+    nbest = decode_nbest(model, sources, cfg)
+    assert [len(h) for h in nbest] == [per_source] * len(sources) and got == [h[0] for h in nbest]
+
+
+@pytest.mark.parametrize("method", ["greedy", "beam", "sample"])
+def test_history_processors_from_config(method):
+    model, src = _model("transformer"), _sources()
+    plain = decode(model, src, DecodeConfig(method=method, max_len=MAX_LEN, beam_size=3, top_k=2))
+    out = decode(model, src, DecodeConfig(method=method, max_len=MAX_LEN, beam_size=3, top_k=2, no_repeat_ngram=2))
+    repeats = lambda o: sum(len(r) - len(set(r)) for r in (list(zip(s[:n], s[1:n]))
+                            for s, n in zip(o.tokens.tolist(), o.lengths.tolist())))
+    assert repeats(plain) > 0 and repeats(out) == 0

@@ -6,33 +6,80 @@ import torch
 from seqgap_lab.config import DecodeConfig
 from seqgap_lab.data.batching import pad
 from seqgap_lab.data.tokenize import EOS, PAD
+from seqgap_lab.decoding.beam import beam_search
+from seqgap_lab.decoding.penalties import LENGTH_PENALTIES, BeamScorer, length_penalty
+from seqgap_lab.decoding.processors import (MinLength, NoRepeatNGram, Processor, RepetitionPenalty, Temperature,
+                                            TopK, TopP, apply_processors, build_processors)
+from seqgap_lab.decoding.sampling import sample
 from seqgap_lab.decoding.search import DecodeOutput, greedy
 from seqgap_lab.models.base import Seq2SeqModel
 
-__all__ = ["DecodeOutput", "decode", "decode_sequences", "greedy"]
+__all__ = ["DecodeOutput", "decode", "decode_sequences", "decode_nbest", "greedy", "sample", "beam_search",
+           "BeamScorer", "LENGTH_PENALTIES", "length_penalty", "Processor", "Temperature", "TopK", "TopP",
+           "MinLength", "RepetitionPenalty", "NoRepeatNGram", "apply_processors", "build_processors"]
 
 
-def decode(model: Seq2SeqModel, src: torch.Tensor, config: DecodeConfig = DecodeConfig()) -> DecodeOutput:
-    """Decode a padded source batch (B, S) with the method named in config."""
+def _history_processors(config: DecodeConfig) -> list[Processor]:
+    """The processors that read the generated ids (shared by sample and beam)."""
+    return build_processors(repetition_penalty=config.repetition_penalty, no_repeat_ngram=config.no_repeat_ngram)
+
+
+def decode(model: Seq2SeqModel, src: torch.Tensor, config: DecodeConfig = DecodeConfig(),
+           generator: torch.Generator | None = None) -> DecodeOutput:
+    """Decode a padded source batch (B, S) with the method named in config.
+
+    Rows are grouped by source: greedy gives 1 per source, beam config.num_return (best first), sample
+    config.num_samples. sample draws from `generator`, by default a fresh one seeded with config.seed.
+    """
     src_mask = src != PAD
+    history = _history_processors(config)
     if config.method == "greedy":
-        return greedy(model, src, src_mask, config.max_len)
+        return greedy(model, src, src_mask, config.max_len, min_len=config.min_len, processors=history)
+    if config.method == "beam":
+        return beam_search(model, src, src_mask, config.max_len, beam_size=config.beam_size, alpha=config.alpha,
+                           length_penalty=config.length_penalty, num_return=config.num_return,
+                           min_len=config.min_len, processors=history)
+    if config.method == "sample":
+        if generator is None:
+            generator = torch.Generator(device=src.device).manual_seed(config.seed)
+        return sample(model, src, src_mask, config.max_len, num_samples=config.num_samples,
+                      temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
+                      min_len=config.min_len, generator=generator, processors=history)
     raise NotImplementedError(config.method)  # unreachable: DecodeConfig validates the name
+
+
+def _per_source(out: DecodeOutput, num_sources: int) -> list[list[list[int]]]:
+    """Rows grouped by source -> per source, its hypotheses as id lists without <eos>."""
+    per = out.tokens.shape[0] // max(num_sources, 1)
+    rows = [seq[:n] for seq, n in zip(out.tokens.tolist(), out.lengths.tolist())]
+    rows = [seq[:-1] if seq and seq[-1] == EOS else seq for seq in rows]
+    return [rows[i * per:(i + 1) * per] for i in range(num_sources)]
+
+
+def decode_nbest(model: Seq2SeqModel, sources: list[list[int]], config: DecodeConfig = DecodeConfig(),
+                 device: torch.device | None = None) -> list[list[list[int]]]:
+    """Decode many sources in length-sorted batches; per source (input order) all its hypotheses
+    (beam: num_return best first; sample: num_samples draws; greedy: one), token ids without <eos>."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    # one generator for the whole run: seeding each batch anew would correlate the batches' draws
+    generator = torch.Generator(device=device).manual_seed(config.seed) if config.method == "sample" else None
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    out: list[list[list[int]]] = [[] for _ in sources]
+    try:
+        for start in range(0, len(order), config.batch_size):
+            idx = order[start:start + config.batch_size]
+            result = decode(model, pad([sources[i] for i in idx]).to(device), config, generator)
+            for i, hyps in zip(idx, _per_source(result, len(idx))):
+                out[i] = hyps
+    finally:
+        model.train(was_training)
+    return out
 
 
 def decode_sequences(model: Seq2SeqModel, sources: list[list[int]], config: DecodeConfig = DecodeConfig(),
                      device: torch.device | None = None) -> list[list[int]]:
-    """Decode many sources in length-sorted batches; returns token ids without <eos>, in input order."""
-    device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
-    out: list[list[int]] = [[] for _ in sources]
-    for start in range(0, len(order), config.batch_size):
-        idx = order[start:start + config.batch_size]
-        result = decode(model, pad([sources[i] for i in idx]).to(device), config)
-        for row, i in enumerate(idx):
-            seq = result.tokens[row, : int(result.lengths[row])].tolist()
-            out[i] = seq[:-1] if seq and seq[-1] == EOS else seq
-    model.train(was_training)
-    return out
+    """Decode many sources in length-sorted batches; returns token ids without <eos>, in input order
+    (for beam the best hypothesis, for sample the first draw)."""
+    return [hyps[0] for hyps in decode_nbest(model, sources, config, device)]

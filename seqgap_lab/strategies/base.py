@@ -49,3 +49,10 @@ def get_strategy(name: str, **kwargs) -> Strategy:
         raise ConfigError(f"strategy {name!r}: arguments {sorted(kwargs)} are not allowed ({err}); "
                           f"allowed: {sorted(inspect.signature(cls).parameters)}") from None
     return cls(**kwargs)
+
+
+def accepts(name: str, argument: str) -> bool:
+    """Whether the registered strategy `name` takes a constructor argument (e.g. 'teacher', 'detokenize')."""
+    if name not in _REGISTRY:
+        raise ConfigError(f"strategy = {name!r} is not allowed: expected one of {' | '.join(available())}")
+    return argument in inspect.signature(_REGISTRY[name]).parameters

@@ -14,7 +14,7 @@ from seqgap_lab.report import discover_notebooks, run_notebook
 pytestmark = [pytest.mark.notebook, pytest.mark.timeout(600)]
 
 NOTEBOOKS = discover_notebooks(None)
-NEEDS_CORPUS = {"02_nmt_long_sentences": "bible"}
+NEEDS_CORPUS = {"02_nmt_long_sentences": "bible", "04_minimum_risk_training": "bible"}
 
 
 @pytest.fixture()
@@ -89,7 +89,46 @@ def _check_03(summary: dict) -> None:
     assert 0 < summary["peak_ram_mb"] < 4096
 
 
-CHECKS = {"01_error_compounding": _check_01, "02_nmt_long_sentences": _check_02, "03_scheduled_sampling": _check_03}
+def _check_04(summary: dict) -> None:
+    reverse = summary["reverse"]
+    assert set(reverse) == {"gru", "transformer"}
+    for name, row in reverse.items():
+        cells = row["cells"]
+        assert set(cells) == {"teacher forcing (continued)", "MRT alpha=0.005 n=2", "MRT alpha=1 n=2"}
+        assert row["main"] == "MRT alpha=0.005 n=2" and row["best_on_dev"] in cells
+        for label, c in cells.items():
+            for key in ("exact_match", "exact_match_within", "exact_match_beyond", "dev_exact_match",
+                        "dev_token_error", "dev_token_error_start"):
+                assert 0.0 <= c[key] <= 1.0, (name, label, key, c[key])
+            assert c["num_examples"] == c["num_examples_within"] + c["num_examples_beyond"] > 0
+            assert ("train_risk_first" in c) == label.startswith("MRT")
+    assert set(summary["cost_over_tf"]) == {"gru/mrt n=2", "transformer/mrt n=2"}
+    assert all(v > 1.0 for v in summary["cost_over_tf"].values()), "an MRT step does more than a TF step"
+    translation = summary["translation"]
+    assert set(translation) == {"teacher forcing (start)", "teacher forcing (continued)", "MRT (1 - BLEU) alpha=0.005 n=2"}
+    for row in translation.values():
+        assert 0.0 <= row["bleu"] <= 100.0 and row["longest_bucket"] == "41+"
+    assert 0.0 <= translation["MRT (1 - BLEU) alpha=0.005 n=2"]["p_value_vs_baseline"] <= 1.0
+    assert summary["finetune_steps"] == 8 and summary["seeds"] == [0]
+    assert 0 < summary["peak_ram_mb"] < 4096
+
+
+def _check_05(summary: dict) -> None:
+    results = summary["results"]
+    assert set(results) == {"same", "small"}
+    assert results["small"]["teacher forcing"]["params"] < results["same"]["teacher forcing"]["params"]
+    for size, cells in results.items():
+        assert set(cells) == {"teacher forcing", "word-KD", "seq-KD (beam 5)", "word-KD on top-p samples"}
+        for label, c in cells.items():
+            for key in ("greedy_exact_match", "beam_exact_match", "greedy_equals_beam", "greedy_exact_match_within"):
+                assert 0.0 <= c[key] <= 1.0, (size, label, key, c[key])
+            assert c["beam_minus_greedy"] == c["beam_exact_match"] - c["greedy_exact_match"]
+    assert summary["seeds"] == [0]
+    assert 0 < summary["peak_ram_mb"] < 4096
+
+
+CHECKS = {"01_error_compounding": _check_01, "02_nmt_long_sentences": _check_02, "03_scheduled_sampling": _check_03,
+          "04_minimum_risk_training": _check_04, "05_self_distillation": _check_05}
 
 
 def test_bad_profile_gives_one_line_error(isolated):
