@@ -9,8 +9,8 @@ from typing import Any, Mapping
 
 PROFILES = ("smoke", "default", "full")
 TASKS = ("copy", "reverse", "sort", "addition")
-MODELS = ("gru", "transformer")
-DECODE_METHODS = ("greedy", "sample", "beam")
+MODELS = ("gru", "transformer", "lm")  # lm: decoder-only, the source is its prompt (models/lm.py)
+DECODE_METHODS = ("greedy", "sample", "beam", "contrastive")
 
 
 class ConfigError(ValueError):
@@ -107,7 +107,7 @@ class TaskConfig(_Config):
 
 @dataclass(frozen=True)
 class ModelConfig(_Config):
-    """Architecture of a seq2seq model (GRU with attention, or pre-LN Transformer)."""
+    """Architecture of a model: GRU with attention, pre-LN Transformer, or decoder-only Transformer LM ("lm")."""
 
     kind: str = "transformer"
     d_model: int = 128
@@ -186,10 +186,11 @@ def _json_dict(owner: str, name: str, value: Any) -> dict:
 
 @dataclass(frozen=True)
 class DecodeConfig(_Config):
-    """How to decode: the method by name (greedy | sample | beam), its limits and its knobs.
+    """How to decode: the method by name (greedy | sample | beam | contrastive), its limits and its knobs.
 
     Lengths count the <eos>. Knobs of other methods are validated but ignored. alpha defaults to 0, so the
-    length penalty is off and beam_size=1 is exactly greedy; GNMT uses alpha ~0.6-1.0.
+    length penalty is off and beam_size=1 is exactly greedy; GNMT uses alpha ~0.6-1.0 and beta ~0.2.
+    contrastive needs an amateur model passed to decode(); its search uses beam_size and num_return.
     """
 
     method: str = "greedy"
@@ -207,8 +208,16 @@ class DecodeConfig(_Config):
     repetition_penalty: float = 1.0  # sample and beam: CTRL penalty, 1 = off
     no_repeat_ngram: int = 0  # sample and beam: 0 = off
     seed: int = 0  # sample: seeds the torch.Generator of a decode call
+    beta: float = 0.0  # beam: GNMT coverage-penalty weight, 0 = off
+    contrastive_form: str = "li2022"  # contrastive: li2022 (plausibility mask, amateur temperature) | plain
+    contrastive_weight: float = 1.0  # contrastive: w in log p_expert - w log p_amateur; 0 = expert alone
+    plausibility: float = 0.1  # contrastive li2022: keep x with p_expert(x) >= a * max p_expert
+    amateur_temperature: float = 1.0  # contrastive li2022: tau of the amateur's softmax
+    contrastive_search: str = "greedy"  # contrastive: greedy | beam
 
     _LENGTH_PENALTIES = ("gnmt", "hf", "none")  # not a field (no annotation); mirrors decoding.penalties
+    _CONTRASTIVE_FORMS = ("li2022", "plain")  # mirrors decoding.contrastive
+    _CONTRASTIVE_SEARCHES = ("greedy", "beam")
 
     def __post_init__(self) -> None:
         o = "DecodeConfig"
@@ -227,9 +236,17 @@ class DecodeConfig(_Config):
         check_float(o, "repetition_penalty", self.repetition_penalty, 1.0, math.inf)
         check_int(o, "no_repeat_ngram", self.no_repeat_ngram, 0)
         check_int(o, "seed", self.seed, 0)
+        check_float(o, "beta", self.beta, 0.0, math.inf)
+        check_choice(o, "contrastive_form", self.contrastive_form, self._CONTRASTIVE_FORMS)
+        check_float(o, "contrastive_weight", self.contrastive_weight, 0.0, math.inf)
+        check_float(o, "plausibility", self.plausibility, 0.0, 1.0)
+        check_float(o, "amateur_temperature", self.amateur_temperature, 0.0, math.inf, lo_open=True)
+        check_choice(o, "contrastive_search", self.contrastive_search, self._CONTRASTIVE_SEARCHES)
 
 
 SUBWORD_MODEL_TYPES = ("bpe", "unigram")
+# nmt_nfkc: NFKC, whitespace runs collapsed (prose); identity: text kept byte for byte, e.g. code indentation.
+SUBWORD_NORMALIZATIONS = ("nmt_nfkc", "identity")
 
 
 @dataclass(frozen=True)
@@ -241,6 +258,7 @@ class SubwordConfig(_Config):
     character_coverage: float = 1.0
     max_sentences: int = 0  # 0 trains on every sentence; otherwise a seeded subsample of this many
     seed: int = 0
+    normalization: str = "nmt_nfkc"  # one of SUBWORD_NORMALIZATIONS
 
     def __post_init__(self) -> None:
         o = "SubwordConfig"
@@ -250,3 +268,11 @@ class SubwordConfig(_Config):
         check_float(o, "character_coverage", self.character_coverage, 0.9, 1.0, lo_open=True)
         check_int(o, "max_sentences", self.max_sentences, 0)
         check_int(o, "seed", self.seed, 0)
+        check_choice(o, "normalization", self.normalization, SUBWORD_NORMALIZATIONS)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the fields; `normalization` only when not the default, so older cache keys stay valid."""
+        out = super().to_dict()
+        if out["normalization"] == "nmt_nfkc":
+            del out["normalization"]
+        return out

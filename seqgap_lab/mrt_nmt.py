@@ -28,6 +28,11 @@ NMT_FINETUNE = {
 }
 
 
+LONGER_NOTE = (" MRT made the translations longer than the baseline's: smoothed sentence-BLEU punishes a short "
+               "hypothesis through its brevity penalty but a long one only through lower n-gram precision, so "
+               "lengthening is a cheap way to lower the sampled risk, and corpus BLEU pays for it.")
+
+
 @dataclass
 class NMTMRTTables:
     """Dev BLEU over steps, test scores overall and by bucket, per label (parent, baseline, MRT)."""
@@ -145,4 +150,5 @@ def takeaway(head: dict, steps: int) -> str:
             f"p = {p:.3f}: {call} at 0.05; the checkpoint started at {s['bleu']:.2f}); chrF {m['chrf']:.1f} vs "
             f"{b['chrf']:.1f}; length ratio {m['length_ratio']:.2f} vs {b['length_ratio']:.2f}. Longest bucket "
             f"({m['longest_bucket']} words): {m['bleu_longest_bucket']:.2f} vs {b['bleu_longest_bucket']:.2f}; "
-            f"shortest ({m['shortest_bucket']}): {m['bleu_shortest_bucket']:.2f} vs {b['bleu_shortest_bucket']:.2f}.")
+            f"shortest ({m['shortest_bucket']}): {m['bleu_shortest_bucket']:.2f} vs {b['bleu_shortest_bucket']:.2f}."
+            + (LONGER_NOTE if m["length_ratio"] > b["length_ratio"] + 0.05 else ""))

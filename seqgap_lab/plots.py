@@ -161,3 +161,58 @@ def exact_match_by_group(frame: pd.DataFrame, x: str = "label", hue: str = "exam
         ax.tick_params(axis="x", labelrotation=20, labelsize=7)
     grid.figure.suptitle(title, y=1.04)
     return grid.figure
+
+
+def _decoding_palette(data: pd.DataFrame) -> dict:
+    """One colour per decoding in order of appearance; the human reference in black."""
+    order = list(data["decoding"].drop_duplicates())
+    colours = sns.color_palette(n_colors=len(order))
+    return {d: "black" if d == "reference" else c for d, c in zip(order, colours)}
+
+
+def generation_by_length(metrics: pd.DataFrame,
+                         names=("rep_4", "diversity", "coherent_words", "expert_nll")) -> plt.Figure:
+    """Generation metrics against the budget (max_len tokens), one line per decoding; rows corpus, columns
+    metric; top-p's band is the sd over its sample seeds (notebook 07)."""
+    data = metrics[metrics["metric"].isin(names)]
+    grid = sns.relplot(data=data, kind="line", x="max_len", y="value", hue="decoding", row="corpus", col="metric",
+                       col_order=list(names), palette=_decoding_palette(data), marker="o", markersize=4, height=2.6,
+                       aspect=1.15, errorbar="sd", facet_kws={"sharey": False})
+    grid.set_axis_labels("generation budget (tokens)", "")
+    grid.set_titles("{row_name} | {col_name}", size=8)
+    grid.figure.suptitle("Repetition, diversity, coherent length and expert NLL against the budget", y=1.02)
+    return grid.figure
+
+
+def parse_rate_by_length(metrics: pd.DataFrame) -> plt.Figure:
+    """Code parse rate (prompt + completion still valid Python) against the budget, one line per decoding."""
+    data = metrics[metrics["metric"] == "parse_rate"]
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    sns.lineplot(data=data, x="max_len", y="value", hue="decoding", palette=_decoding_palette(data), marker="o",
+                 errorbar="sd", ax=ax)
+    ax.set(xlabel="generation budget (tokens)", ylabel="parse rate", ylim=(-0.02, 1.02),
+           title="Code: does prompt + completion still parse?")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def metric_lines(frame: pd.DataFrame, x: str, metrics: dict, title: str, xlabel: str = "") -> plt.Figure:
+    """One panel per metric (column -> axis label) against x, one line per `line` value; the rows whose line
+    is "greedy" are drawn as a dashed horizontal line, and a length-ratio panel gets a green line at 1."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.2), squeeze=False)
+    greedy = frame[frame["line"] == "greedy"]
+    for ax, (col, name) in zip(axes[0], metrics.items()):
+        for label, part in frame[frame["line"] != "greedy"].groupby("line", sort=False):
+            part = part.sort_values(x)
+            ax.plot(part[x], part[col], marker="o", ms=3, label=label,
+                    color="black" if label == "no penalty" else None)
+        if len(greedy):
+            ax.axhline(greedy[col].iloc[0], color="grey", ls="--", lw=1, label="greedy")
+        if col == "length_ratio":
+            ax.axhline(1.0, color="green", lw=0.8)
+        ax.set(xlabel=xlabel or x, ylabel=name, title=name, xticks=sorted(frame[x].unique()))
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -61,8 +61,10 @@ def test_nmt_takeaway_reports_the_paired_test():
             "MRT (1 - BLEU) alpha=0.005 n=4": dict(row, bleu=10.8, p_value_vs_baseline=0.01)}
     text = mrt_nmt.takeaway(head, 150)
     assert "10.80 ± 0.40 vs 10.00 ± 0.40" in text and "+0.80" in text and "p = 0.010: a significant" in text
-    head["MRT (1 - BLEU) alpha=0.005 n=4"]["p_value_vs_baseline"] = 0.3
-    assert "not a significant difference" in mrt_nmt.takeaway(head, 150)
+    assert "longer" not in text
+    head["MRT (1 - BLEU) alpha=0.005 n=4"].update(p_value_vs_baseline=0.3, length_ratio=1.2)
+    text = mrt_nmt.takeaway(head, 150)
+    assert "not a significant difference" in text and "length ratio 1.20 vs 1.00" in text and "longer" in text
 
 
 def test_paired_bleu_test_on_identical_and_different_systems():

@@ -169,9 +169,23 @@ def test_transformer_kv_cache_grows_one_per_step():
             assert layer_k.shape == (3, 2, t + 1, 8)
             assert layer_v.shape == (3, 2, t + 1, 8)
     # cross-attention keys/values are computed once and carried over unchanged
-    cross0 = model.init_state(model.encode(src, mask), mask)["cross"]
-    for (k0, v0), (k, v) in zip(cross0, state["cross"]):
+    cross0 = model.init_state(model.encode(src, mask), mask).shared["cross"]
+    for (k0, v0), (k, v) in zip(cross0, state.shared["cross"]):
         assert torch.equal(k0, k) and torch.equal(v0, v)
+
+
+def test_transformer_beams_share_cross_attention_until_a_source_is_dropped():
+    model = _model("transformer")
+    src = _src()
+    mask = src != PAD
+    state = model.init_state(model.encode(src, mask), mask, beam=4)
+    assert state.shared["cross"][0][0].shape[0] == 3 and state.batch_size == 12 and state.beams_per_source() == 4
+    shuffled = state.reorder(torch.tensor([3, 0, 0, 1, 7, 7, 4, 5, 8, 8, 8, 9]))  # beams stay within sources
+    assert shuffled.shared["cross"][0][0].data_ptr() == state.shared["cross"][0][0].data_ptr(), "no copy"
+    assert shuffled.beams_per_source() == 4
+    dropped = shuffled.reorder(torch.tensor([8, 9, 10, 11, 0, 1, 2, 3]))  # source 1 gone, order swapped
+    assert dropped.num_sources == 2 and dropped.rows.tolist() == [1, 1, 1, 1, 0, 0, 0, 0]
+    assert dropped.beams_per_source() is None  # not grouped in order: the step gathers per row
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -72,7 +72,7 @@ def test_reference_only_candidate_set_has_risk_zero(kind):
     assert float(loss.detach()) == 0.0 and logs["candidates"] == 1.0 and logs["q_max"] == 1.0
     for risk in ("bleu",):  # BLEU of the reference against itself is 100
         loss, _ = get_strategy("mrt", num_samples=0, include_reference=True, risk=risk).loss(model, batch, 0)
-        assert float(loss) == pytest.approx(0.0, abs=1e-9)
+        assert float(loss.detach()) == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -98,7 +98,7 @@ def test_loss_is_finite_and_backpropagates(kind, risk):
     model, batch = _model(kind).train(), _batch()
     strategy = get_strategy("mrt", num_samples=4, alpha=1.0, risk=risk, include_reference=True)
     loss, logs = strategy.loss(model, batch, 0)
-    assert torch.isfinite(loss) and 0.0 <= float(loss) <= 1.0
+    assert torch.isfinite(loss) and 0.0 <= float(loss.detach()) <= 1.0
     assert model.training, "sampling leaves the model in its training mode"
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
@@ -143,3 +143,21 @@ def test_bad_arguments_raise_config_error_naming_the_value(kwargs):
         get_strategy("mrt", **kwargs)
     name = next(iter(kwargs))
     assert name in str(err.value) or "detokenize" in str(err.value)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_beam_candidates_join_the_set(kind):
+    from seqgap_lab.decoding import beam_search
+    model, batch = _model(kind).eval(), _batch()
+    strategy = MinimumRiskTraining(num_samples=0, beam_candidates=3)
+    cands, owner = strategy.candidates(model, batch)
+    max_len = math.ceil(1.5 * batch.tgt_out.shape[1])  # the strategy's default max_len_ratio
+    out = beam_search(model, batch.src, batch.src_mask, max_len, beam_size=3, num_return=3)
+    for b in range(len(batch)):
+        mine = {tuple(c) for c, o in zip(cands, owner) if o == b}
+        best = out.tokens[3 * b, : int(out.lengths[3 * b])].tolist()
+        assert tuple(best) in mine and 1 <= len(mine) <= 3
+    loss, _ = strategy.loss(model.train(), batch, 0)
+    assert torch.isfinite(loss)
+    with pytest.raises(ConfigError, match="beam_candidates"):
+        MinimumRiskTraining(beam_candidates=-1)

@@ -159,6 +159,100 @@ def test_tokenisation_fuzz_equals_tokenizer13a():
     assert [list(g) for g in got] == [_TOK(line.rstrip()).split() for line in lines[:500]]
 
 
+# Lines aimed at each tokeniser shortcut (a chunk without ASCII digits: periods and commas split like
+# rule 1's characters; digits: rule 1 alone unless '.', ',' or a digit-dash; "word." / "word,"), next to
+# chunks only the regular expressions handle.
+SHORTCUT_LINES = [
+    "“Behold,” he said. ‘No,’ she said… «Oui.» „Ja,“ – — sky.” you,” doing.’” (law.) Zoar). A.B.C. a.,b ,.,",
+    "‹a›, ¿qué? ¡sí! 「引用」。 『二重』、【括弧】 ・中黒 ،عربي؛ ؟ ।हिन्दी। ။ ",
+    "1,000 1,000.50 3.14 3. .5 ,5 5, 1.2.3 1,2,3 1.,2 1,.2 12.34.56 0.5% $1.5m 1e-5 -3.2 +4,5 1..2 2,,3",
+    "10-20 5-year-old 3-4-5 a-1 1-a -1 1- - -- --- x--y 9-5, 24/7. 2020-01-01. 1-800-555-0199. 3.-4 3,-4",
+    "Beer-sheba; Jehovah-jireh: daughter-in-law. sixty-five eighty-two. Pi-hahiroth, Baal-zephon:",
+    "&quot;quoted&quot; &amp;quot; &quot;1,000&quot; 3&quot;. &lt;a-1&gt; &amp;lt; &quot;&quot; &quot",
+    "ｆｕｌｌｗｉｄｔｈ，ｄｉｇｉｔｓ１２３．４ ٣٫١٤ ３.１４ ²³.¹ Ⅻ. ½,",
+    "a.b.c. U.S.A., e.g., i.e.; etc.) (etc.). [1]. {2}, <3>. |4|; ~5~: @6@? #7#! %8%",
+    "", " ", "\t\n", ".", ",", "-", "...", ",,,", "-.-", ".,-", "9", "9.", "9,", "9-", ".9", ",9", "-9",
+]
+
+
+def test_shortcut_chunks_tokenise_like_tokenizer13a_and_score_like_sacrebleu():
+    for line in SHORTCUT_LINES:
+        assert tokenize_13a(line) == _TOK(line.rstrip()).split(), repr(line)
+    rng = random.Random(11)
+    hyps, refs = [], []
+    for ref in SHORTCUT_LINES:
+        for hyp in (ref, perturb(ref, rng), perturb(ref, rng), rng.choice(SHORTCUT_LINES)):
+            hyps.append(hyp)
+            refs.append(ref)
+    sb.clear_cache()  # cold: every chunk tokenised in one batch
+    assert_equal_to_sacrebleu(hyps, refs)
+
+
+def test_digit_free_chunks_fuzz_equals_tokenizer13a():
+    """Chunks without ASCII digits take the translate shortcut; dense in '.', ',' and '-' on purpose."""
+    rng = random.Random(13)
+    alphabet = "ab.,.,.,--'\"()!?;:&<>/@#%*_+=[]{}|~`\\éü€“”‘’—…«»日。、"
+    lines = [" ".join("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
+                      for _ in range(rng.randint(1, 6))) for _ in range(4000)]
+    sb.clear_cache()
+    flat, lens = sb._tokenize_flat(lines)
+    words = sb._CHUNKS.words
+    got = np.split(np.asarray([words[i] for i in flat.tolist()], dtype=object), np.cumsum(lens)[:-1])
+    assert [list(g) for g in got] == [_TOK(line.rstrip()).split() for line in lines]
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 128])
+def test_batched_tokenisation_is_per_line_whatever_the_block_size(block, monkeypatch):
+    """Lines are split a block at a time; empty and whitespace-only lines fall on block edges too."""
+    monkeypatch.setattr(sb, "_BLOCK", block)
+    lines = ["", "a b", " ", "c.", "", "", "d, e", "\t", "f"] + SHORTCUT_LINES + HAND_MADE + [""]
+    flat, lens = sb._tokenize_flat(lines)
+    assert len(lens) == len(lines)
+    words = sb._CHUNKS.words
+    got = np.split(np.asarray([words[i] for i in flat.tolist()], dtype=object), np.cumsum(lens)[:-1])
+    assert [list(g) for g in got] == [_TOK(line.rstrip()).split() for line in lines]
+
+
+def test_very_long_lines_equal_sacrebleu():
+    rng = random.Random(17)
+    base = " ".join(HAND_MADE + SHORTCUT_LINES)
+    long_ref = " ".join([base] * 20)  # ~20k tokens, repeated n-grams everywhere
+    hyps = [long_ref, perturb(long_ref, rng), " ".join(reversed(long_ref.split())), base, "x" * 5000,
+            long_ref.replace(" ", "")[:20000]]
+    refs = [long_ref] * len(hyps)
+    assert_equal_to_sacrebleu(hyps, refs)
+
+
+def test_memo_grows_and_trims_across_calls(monkeypatch):
+    """New chunks in later calls extend the memo (ids stay consistent); past _MAX_MEMO it is dropped."""
+    hyps, refs = hand_made_pairs(150)
+    sb.clear_cache()
+    first = sentence_bleu_batch(hyps[:100], refs[:100])
+    later = sentence_bleu_batch(hyps, refs)  # some chunks new, most seen
+    np.testing.assert_array_equal(later[:100], first)
+    np.testing.assert_allclose(later, sacre(hyps, refs), rtol=0, atol=TOL)
+    assert len(sb._CHUNKS.words) == len(sb._CHUNKS.vocab) == len(set(sb._CHUNKS.words))
+    monkeypatch.setattr(sb, "_MAX_MEMO", 10)
+    size = len(sb._CHUNKS)
+    np.testing.assert_array_equal(sentence_bleu_batch(hyps, refs), later)  # trimmed first, then refilled
+    assert len(sb._CHUNKS) <= size
+
+
+def test_without_shortcuts_every_chunk_goes_through_the_regexes(monkeypatch):
+    """If sacrebleu's 13a rules ever change, _ALWAYS_SPLIT is empty and no shortcut is taken."""
+    hyps, refs = hand_made_pairs(100)
+    sb.clear_cache()
+    fast = sentence_bleu_batch(hyps, refs)
+    monkeypatch.setattr(sb, "_ALWAYS_SPLIT", frozenset())
+    sb.clear_cache()
+    try:
+        np.testing.assert_array_equal(sentence_bleu_batch(hyps, refs), fast)
+        for line in HAND_MADE + SHORTCUT_LINES:
+            assert tokenize_13a(line) == _TOK(line.rstrip()).split(), repr(line)
+    finally:
+        sb.clear_cache()  # drop the memo built without shortcuts (same tokens, but keep tests independent)
+
+
 # The checkout's prepared corpora (conftest points SEQGAP_DATA_DIR at a tmp folder per test).
 CHECKOUT_DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -212,6 +306,28 @@ def test_cold_and_warm_memo_and_sort_fallback_agree(monkeypatch):
     np.testing.assert_array_equal(warm, cold)
     monkeypatch.setattr(sb, "_MAX_TABLE", 0)  # sort-based lookup, as for very long references
     np.testing.assert_array_equal(sentence_bleu_batch(hyps, refs), cold)
+    monkeypatch.setattr(sb, "_MAX_KEPT", 0)  # and sort-based unigrams (many references x distinct tokens)
+    np.testing.assert_array_equal(sentence_bleu_batch(hyps, refs), cold)
+    monkeypatch.undo()
+    monkeypatch.setattr(sb, "_MAX_KEPT", 0)  # dense tables, allocated per call instead of kept
+    np.testing.assert_array_equal(sentence_bleu_batch(hyps, refs), cold)
+    monkeypatch.undo()
+    # The kept tables are left all -1 (they are reused by the next call).
+    assert all((table == -1).all() for table in sb._SCRATCH.values())
+
+
+@pytest.mark.parametrize("match_tokens", [1, 7, 100])
+def test_matching_in_blocks_of_references_agrees(match_tokens, monkeypatch):
+    """_score matches a block of references at a time; any block size gives the same scores, for
+    pairs grouped by reference (multi) and in any order (batch: regrouped, then put back)."""
+    hyps, refs = hand_made_pairs(150)
+    rng = random.Random(5)
+    groups = [[perturb(r, rng) for _ in range(rng.randint(0, 4))] for r in refs[:120]]
+    whole_batch = sentence_bleu_batch(hyps, refs)
+    whole_multi = np.concatenate(sentence_bleu_multi(groups, refs[:120]))
+    monkeypatch.setattr(sb, "_MATCH_TOKENS", match_tokens)
+    np.testing.assert_array_equal(sentence_bleu_batch(hyps, refs), whole_batch)
+    np.testing.assert_array_equal(np.concatenate(sentence_bleu_multi(groups, refs[:120])), whole_multi)
 
 
 # ---------------------------------------------------------------- token ids

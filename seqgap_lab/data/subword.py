@@ -7,6 +7,9 @@ to spaces, runs of spaces collapsed, leading and trailing whitespace removed). S
 `decode(encode(s)) == normalize(s)` for any `s` whose characters all occur in the training text, and
 `decode(encode(s)) == s` exactly when `s` is already normalised (every cleaned corpus line is).
 A character never seen in training becomes <unk> (id 3) and decodes as " ⁇ ".
+With `SubwordConfig.normalization="identity"` (code) nothing is normalised: no NFKC, whitespace kept as
+is (indentation, newlines), no dummy space in front; then decode(encode(s)) == s for any s whose
+characters occur in training, and decoding is compositional: decode(a + b) == decode(a) + decode(b).
 
 Cache: `data_dir()/tokenizers/<hash>.model` (+ `<hash>.json` holding the config and text digest), the
 hash covering the config, the sha256 of the texts, the fixed trainer settings and the sentencepiece
@@ -50,6 +53,9 @@ _TRAINER_SETTINGS: dict[str, Any] = {
     "max_sentence_length": 1 << 15,
     "minloglevel": 2,
 }
+# What "identity" changes: text byte for byte (indentation runs become pieces of their own).
+_IDENTITY_SETTINGS: dict[str, Any] = {"normalization_rule_name": "identity", "remove_extra_whitespaces": False,
+                                      "add_dummy_prefix": False, "allow_whitespace_only_pieces": True}
 _TOO_HIGH = re.compile(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)")
 _TOO_LOW = re.compile(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)")
 
@@ -93,7 +99,8 @@ class SubwordVocab:
 
     def normalize(self, text: str) -> str:
         """The text as sentencepiece sees it: what decode(encode(text)) returns when no character is unknown."""
-        return self._sp.normalize(_check_text(text)).replace("\u2581", " ").strip(" ")
+        out = self._sp.normalize(_check_text(text)).replace("\u2581", " ")
+        return out if self.config is not None and self.config.normalization == "identity" else out.strip(" ")
 
     def id_to_piece(self, i: int) -> str:
         """The piece spelled by one id."""
@@ -115,7 +122,7 @@ def train_subword(texts: Sequence[str], config: SubwordConfig, progress: bool = 
     model = _train_model_bytes(sentences, config, progress)
     meta = {"config": config.to_dict(), "texts_sha256": digest, "num_texts": len(texts),
             "num_sentences_trained": len(sentences), "sentencepiece": spm.__version__,
-            "trainer": _TRAINER_SETTINGS}
+            "trainer": trainer_settings(config)}
     # Sidecar first: a model file on disk then always has its metadata beside it.
     atomic_write_json(path.with_suffix(".json"), meta)
     atomic_write_bytes(path, model)
@@ -165,7 +172,14 @@ def texts_sha256(texts: Sequence[str]) -> str:
 def subword_key(config: SubwordConfig, texts_digest: str) -> str:
     """Cache key of a model: config, text digest, fixed trainer settings and sentencepiece version."""
     return config_hash({"kind": "subword", "config": config.to_dict(), "texts_sha256": texts_digest,
-                        "trainer": _TRAINER_SETTINGS, "sentencepiece": spm.__version__})
+                        "trainer": trainer_settings(config), "sentencepiece": spm.__version__})
+
+
+def trainer_settings(config: SubwordConfig) -> dict[str, Any]:
+    """The fixed sentencepiece settings, with the normalization overrides of config (identity: none)."""
+    if config.normalization == "identity":
+        return {**_TRAINER_SETTINGS, **_IDENTITY_SETTINGS}
+    return _TRAINER_SETTINGS
 
 
 def _subsample(texts: Sequence[str], config: SubwordConfig) -> list[str]:
@@ -187,7 +201,7 @@ def _train_model_bytes(sentences: list[str], config: SubwordConfig, progress: bo
     try:
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(sentences), model_writer=buf, model_type=config.model_type,
-            vocab_size=config.vocab_size, character_coverage=config.character_coverage, **_TRAINER_SETTINGS)
+            vocab_size=config.vocab_size, character_coverage=config.character_coverage, **trainer_settings(config))
     except RuntimeError as exc:
         raise _training_error(str(exc), config, len(sentences)) from None
     finally:

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import torch
 
-from seqgap_lab.config import check_int
+from seqgap_lab.config import ConfigError, check_int
 from seqgap_lab.data.tokenize import BOS, EOS, PAD
 from seqgap_lab.decoding.penalties import BeamScorer
 from seqgap_lab.decoding.processors import MinLength, Processor, apply_processors
@@ -52,17 +52,23 @@ class _Live:
     raw: torch.Tensor  # (A, k) summed (processed) log-probs
     prev: torch.Tensor  # (A*k,) last token, the next step's input
     coverage: torch.Tensor | None  # (A*k, S) summed attention, only when the scorer asks for it
+    src_mask: torch.Tensor | None  # (A, S) per sentence, only when the scorer asks for it
 
     def subset(self, keep: torch.Tensor) -> "_Live":
         """The beams of the sentences kept (A,) bool."""
         k = self.raw.shape[1]
         rows = keep.repeat_interleave(k)
         cov = None if self.coverage is None else self.coverage[rows]
-        return _Live(self.tokens[keep], self.raw[keep], self.prev[rows], cov)
+        mask = None if self.src_mask is None else self.src_mask[keep]
+        return _Live(self.tokens[keep], self.raw[keep], self.prev[rows], cov, mask)
 
     def coverage_3d(self) -> torch.Tensor | None:
         """(A, k, S) view of the coverage, or None."""
         return None if self.coverage is None else self.coverage.view(*self.raw.shape, -1)
+
+    def extra(self) -> dict:
+        """The scorer's keyword arguments beyond coverage: src_mask (A, 1, S) when it asked for it."""
+        return {} if self.src_mask is None else {"src_mask": self.src_mask[:, None, :]}
 
 
 def _advance(live: _Live, fin: _Finished, active: torch.Tensor, log_probs: torch.Tensor, scorer: BeamScorer,
@@ -85,7 +91,7 @@ def _advance(live: _Live, fin: _Finished, active: torch.Tensor, log_probs: torch
         tokens[:, :, t] = EOS
         lengths = torch.full_like(parent, t + 1)
         cov = live.coverage_3d()
-        scores = scorer.score(values, lengths, None if cov is None else _take(cov, parent))
+        scores = scorer.score(values, lengths, None if cov is None else _take(cov, parent), **live.extra())
         fin.add(active, tokens, values, lengths, scores.masked_fill(~eligible, NEG_INF))
     raw, pos = values.masked_fill(is_eos, NEG_INF).topk(k, dim=1)  # (A, k) best non-<eos>
     parent, token = parent.gather(1, pos), token.gather(1, pos)
@@ -93,7 +99,7 @@ def _advance(live: _Live, fin: _Finished, active: torch.Tensor, log_probs: torch
     tokens[:, :, t] = token
     rows = parent + torch.arange(a, device=parent.device)[:, None] * k  # (A, k)
     cov = None if live.coverage is None else live.coverage[rows.flatten()]
-    return _Live(tokens, raw, token.flatten(), cov), rows
+    return _Live(tokens, raw, token.flatten(), cov, live.src_mask), rows
 
 
 def _start(model: Seq2SeqModel, src: torch.Tensor, src_mask: torch.Tensor, k: int, max_len: int,
@@ -106,7 +112,7 @@ def _start(model: Seq2SeqModel, src: torch.Tensor, src_mask: torch.Tensor, k: in
     tokens = torch.full((b, k, max_len), PAD, dtype=torch.long, device=device)
     prev = torch.full((b * k,), BOS, dtype=torch.long, device=device)
     cov = torch.zeros(b * k, src.shape[1], device=device) if scorer.needs_attention else None
-    return state, _Live(tokens, raw, prev, cov)
+    return state, _Live(tokens, raw, prev, cov, src_mask if scorer.needs_src_mask else None)
 
 
 @torch.no_grad()
@@ -119,7 +125,8 @@ def beam_search(model: Seq2SeqModel, src: torch.Tensor, src_mask: torch.Tensor, 
     Scores: raw = summed log-probs after `processors` and min_len's <eos> mask (log P(y|x) when they only
     mask, as MinLength and NoRepeatNGram do; processed scores must stay <= 0 for the bound below);
     final = scorer.score(raw, |Y|, coverage), by default raw / lp(|Y|) with the GNMT, HF or no length
-    penalty (|Y| counts the <eos>; a hypothesis cut at max_len has |Y| = max_len and no <eos>).
+    penalty (|Y| counts the <eos>; a hypothesis cut at max_len has |Y| = max_len and no <eos>); a given
+    `scorer` replaces alpha and length_penalty (penalties.CoveragePenalty adds the GNMT coverage penalty).
     Stopping rule: a sentence is done once it has beam_size finished hypotheses and the worst of them
     scores >= scorer.bound of every live beam (raw / lp(max_len): log-probs are <= 0 and lp grows with
     |Y|, so no live beam can still beat it); otherwise it runs to max_len, where the live beams are
@@ -147,7 +154,8 @@ def beam_search(model: Seq2SeqModel, src: torch.Tensor, src_mask: torch.Tensor, 
         live, rows = _advance(live, fin, active, log_probs, scorer, t)
         if t == max_len - 1:
             lengths = torch.full_like(live.raw, max_len, dtype=torch.long)
-            fin.add(active, live.tokens, live.raw, lengths, scorer.score(live.raw, lengths, live.coverage_3d()))
+            scores = scorer.score(live.raw, lengths, live.coverage_3d(), **live.extra())
+            fin.add(active, live.tokens, live.raw, lengths, scores)
             break
         keep = ~_done(fin, active, live, scorer, max_len)
         if not keep.all():
@@ -160,14 +168,20 @@ def beam_search(model: Seq2SeqModel, src: torch.Tensor, src_mask: torch.Tensor, 
 
 def _done(fin: _Finished, active: torch.Tensor, live: _Live, scorer: BeamScorer, max_len: int) -> torch.Tensor:
     """(A,) bool: the sentence holds beam_size finished hypotheses and no live beam can beat the worst."""
-    bound = scorer.bound(live.raw, max_len, live.coverage_3d()).amax(1)  # (A,)
+    bound = scorer.bound(live.raw, max_len, live.coverage_3d(), **live.extra()).amax(1)  # (A,)
     worst = fin.worst(active)
     return (worst > NEG_INF) & (worst >= bound)
 
 
 def _step(model: Seq2SeqModel, prev: torch.Tensor, state, need_weights: bool):
     """model.step, asking for attention weights only when a scorer needs them."""
-    return model.step(prev, state, need_weights=True) if need_weights else model.step(prev, state)
+    if not need_weights:
+        return model.step(prev, state)
+    logits, state = model.step(prev, state, need_weights=True)
+    if state["attention"] is None:
+        raise ConfigError(f"beam_search.scorer needs attention, but {type(model).__name__}.step returns none: "
+                          "expected an encoder-decoder model, or a scorer without needs_attention (beta = 0)")
+    return logits, state
 
 
 def _output(fin: _Finished, n: int) -> DecodeOutput:

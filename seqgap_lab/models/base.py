@@ -22,18 +22,48 @@ class DecoderState:
     """Incremental decoding state; every tensor (or tuple of tensors) in `tensors` has batch on dim 0.
 
     `step` counts the tokens already fed. `reorder(idx)` selects/duplicates rows (beam search) and
-    returns a new state; nothing is recomputed.
+    returns a new state; nothing is recomputed. Optional `shared` tensors are stored once per source
+    (dim 0 = source) with `rows` (N,) naming each row's source: reordering beams then moves an index,
+    not the per-source tensors (a Transformer's cross-attention keys/values are the same for every beam
+    of a sentence). They are compacted only when a source loses all its rows.
     """
 
     tensors: dict = field(default_factory=dict)
     step: int = 0
+    shared: dict = field(default_factory=dict)
+    rows: torch.Tensor | None = None
 
     def reorder(self, idx: torch.Tensor) -> "DecoderState":
         """Rows of the batch picked by idx (a 1-D long tensor), for beams and pruning finished rows."""
-        return DecoderState({k: _index(v, idx, 0) for k, v in self.tensors.items()}, self.step)
+        tensors = {k: _index(v, idx, 0) for k, v in self.tensors.items()}
+        if self.rows is None:
+            return DecoderState(tensors, self.step)
+        rows, shared = self.rows.index_select(0, idx), self.shared
+        used, inverse = torch.unique(rows, return_inverse=True)  # sorted: kept sources stay in order
+        if len(used) < self.num_sources:
+            shared, rows = {k: _index(v, used, 0) for k, v in shared.items()}, inverse
+        return DecoderState(tensors, self.step, shared, rows)
 
     def __getitem__(self, key: str):
         return self.tensors[key]
+
+    @property
+    def num_sources(self) -> int:
+        """Sources held in `shared` (0 without shared tensors)."""
+        first = next(iter(self.shared.values()), None)
+        while isinstance(first, (tuple, list)):
+            first = first[0]
+        return 0 if first is None else first.shape[0]
+
+    def beams_per_source(self) -> int | None:
+        """k when rows are sources 0..n-1 each repeated k times in order (the layout beam search keeps),
+        else None (then per-row gathers are needed)."""
+        n, s = self.rows.shape[0], self.num_sources
+        if s == 0 or n % s:
+            return None
+        k = n // s
+        expected = torch.arange(s, device=self.rows.device).repeat_interleave(k)
+        return k if torch.equal(self.rows, expected) else None
 
     @property
     def batch_size(self) -> int:

@@ -59,6 +59,24 @@ class Attention(nn.Module):
         return self.out(y), weights
 
 
+    def attend_cached(self, x, k, v, mask, per_source: int | None, rows: torch.Tensor | None = None,
+                      need_weights: bool = False):
+        """One new query per row: x (N, 1, D) over k, v (Bs, H, S, dh) shared by groups of `per_source`
+        consecutive rows (None: gather each row's source by `rows`); mask (Bs, S) True = may attend.
+        Explicit matmul + softmax: for a single query it beats the fused kernel on CPU."""
+        n = x.shape[0]
+        q = self.split(self.q(x))  # (N, H, 1, dh)
+        if per_source is None:  # rows in any order: per-row keys (a copy), one query each
+            k, v, mask, per_source = k.index_select(0, rows), v.index_select(0, rows), mask.index_select(0, rows), 1
+        q = q.view(-1, per_source, self.h, self.dh).transpose(1, 2)  # (Bs, H, per, dh)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.dh)  # (Bs, H, per, S)
+        probs = scores.masked_fill(~mask[:, None, None, :], float("-inf")).softmax(-1)
+        y = F.dropout(probs, self.dropout if self.training else 0.0, self.training) @ v  # (Bs, H, per, dh)
+        y = y.transpose(1, 2).reshape(n, 1, -1)  # (N, 1, D)
+        weights = probs.mean(1).reshape(n, 1, -1) if need_weights else None  # (N, 1, S)
+        return self.out(y), weights
+
+
 class FeedForward(nn.Sequential):
     """Position-wise FFN with GELU."""
 
@@ -109,6 +127,20 @@ class DecoderLayer(nn.Module):
         return x, (k, v), weights
 
 
+    def step(self, x, cross_kv, src_mask, self_kv, per_source, rows, need_weights=False):
+        """One new token per row: x (N, 1, D); cross_kv per source (see Attention.attend_cached);
+        self_kv (N, H, t, dh) cached keys/values of earlier tokens, returned grown by one."""
+        h = self.ln1(x)
+        k, v = self.self_attn.keys_values(h)
+        k, v = torch.cat([self_kv[0], k], dim=2), torch.cat([self_kv[1], v], dim=2)  # (N, H, t+1, dh)
+        every = torch.ones(x.shape[0], k.shape[2], dtype=torch.bool, device=x.device)
+        x = x + self.drop(self.self_attn.attend_cached(h, k, v, every, 1)[0])
+        y, weights = self.cross_attn.attend_cached(self.ln2(x), *cross_kv, src_mask, per_source, rows, need_weights)
+        x = x + self.drop(y)
+        x = x + self.drop(self.ffn(self.ln3(x)))
+        return x, (k, v), weights
+
+
 class TransformerSeq2Seq(Seq2SeqModel):
     """Encoder-decoder Transformer (pre-LN, sinusoidal positions, tied output embedding)."""
 
@@ -153,24 +185,27 @@ class TransformerSeq2Seq(Seq2SeqModel):
         return self._logits(x)
 
     def init_state(self, memory, src_mask, beam=1):
-        """Cross-attention keys/values are computed once here; self-attention caches start empty."""
-        memory, src_mask = self.repeat_beam(memory, beam), self.repeat_beam(src_mask, beam)
-        cross = tuple(layer.cross_attn.keys_values(memory) for layer in self.decoder)
-        b, h, dh = memory.shape[0], self.config.num_heads, self.config.d_model // self.config.num_heads
+        """Cross-attention keys/values are computed once per source here (shared by its beams);
+        self-attention caches start empty."""
+        cross = tuple(layer.cross_attn.keys_values(memory) for layer in self.decoder)  # per source
+        rows = torch.arange(memory.shape[0], device=memory.device).repeat_interleave(beam)  # (B*beam,)
+        b, h, dh = rows.shape[0], self.config.num_heads, self.config.d_model // self.config.num_heads
         empty = memory.new_zeros(b, h, 0, dh)
         selfkv = tuple((empty, empty) for _ in self.decoder)
-        return DecoderState({"src_mask": src_mask, "cross": cross, "self": selfkv, "attention": None}, 0)
+        tensors = {"src_mask": self.repeat_beam(src_mask, beam), "self": selfkv, "attention": None}
+        return DecoderState(tensors, 0, {"cross": cross, "src_mask": src_mask}, rows)
 
     def step(self, prev_tokens, state, need_weights=False):
         """prev_tokens (B,) -> logits (B, V); the state's caches grow by one position."""
         x = self._embed(prev_tokens[:, None], offset=state.step)  # (B, 1, D)
-        mask = state["src_mask"][:, None, None, :]
+        per_source = state.beams_per_source()
         new_self, weights = [], None
         for i, layer in enumerate(self.decoder):
             last = i == len(self.decoder) - 1
-            x, kv, w = layer(x, state["cross"][i], mask, self_kv=state["self"][i], need_weights=need_weights and last)
+            x, kv, w = layer.step(x, state.shared["cross"][i], state.shared["src_mask"], state["self"][i],
+                                  per_source, state.rows, need_weights=need_weights and last)
             new_self.append(kv)
             weights = w if w is not None else weights
         tensors = dict(state.tensors, self=tuple(new_self))
         tensors["attention"] = None if weights is None else weights[:, 0]  # (B, S) last layer, head mean
-        return self._logits(x)[:, 0], DecoderState(tensors, state.step + 1)
+        return self._logits(x)[:, 0], DecoderState(tensors, state.step + 1, state.shared, state.rows)

@@ -15,7 +15,7 @@ import torch
 from seqgap_lab.config import ConfigError, check_choice, check_float, check_int
 from seqgap_lab.data.batching import pad
 from seqgap_lab.data.tokenize import BOS, EOS, PAD
-from seqgap_lab.decoding import sample
+from seqgap_lab.decoding import beam_search, sample
 from seqgap_lab.metrics.sentence_bleu import sentence_bleu_batch, sentence_bleu_ids
 from seqgap_lab.strategies.base import register
 from seqgap_lab.strategies.teacher_forcing import token_nll
@@ -62,13 +62,14 @@ class MinimumRiskTraining:
     risk: "token_error" (synthetic tasks), "bleu" (1 - smoothed sentence-BLEU / 100, as sacrebleu's
     sentence_bleu; on detokenized text when `detokenize` is given, else on token ids) or "chrf"
     (1 - chrF / 100; needs `detokenize`). mle_weight > 0 adds that much teacher-forced NLL (Edunov et
-    al. 2018 mix it in for stability); 0 is the paper's pure MRT.
+    al. 2018 mix it in for stability); 0 is the paper's pure MRT. beam_candidates > 0 adds that many
+    n-best beam hypotheses to the candidate set (Shen et al. sample; beam candidates are an option).
     """
 
     def __init__(self, num_samples: int = 8, alpha: float = 5e-3, risk: str = "token_error",
                  include_reference: bool = False, temperature: float = 1.0, max_len_ratio: float = 1.5,
                  mle_weight: float = 0.0, label_smoothing: float = 0.0,
-                 detokenize: Callable[[list[int]], str] | None = None):
+                 detokenize: Callable[[list[int]], str] | None = None, beam_candidates: int = 0):
         o = "mrt"
         check_int(o, "num_samples", num_samples, 0, 1024)
         check_float(o, "alpha", alpha, 0.0, 100.0, lo_open=True)
@@ -76,15 +77,17 @@ class MinimumRiskTraining:
         check_float(o, "temperature", temperature, 0.0, 100.0, lo_open=True)
         check_float(o, "max_len_ratio", max_len_ratio, 1.0, 10.0)
         check_float(o, "mle_weight", mle_weight, 0.0, 100.0)
+        check_int(o, "beam_candidates", beam_candidates, 0, 64)
         if not isinstance(include_reference, bool):
             raise ConfigError(f"mrt: include_reference = {include_reference!r} is not allowed: expected True or False")
-        if num_samples == 0 and not include_reference:
+        if num_samples == 0 and not include_reference and not beam_candidates:
             raise ConfigError("mrt: num_samples = 0 is not allowed without include_reference=True "
                               "(the candidate set would be empty)")
         if risk == "chrf" and detokenize is None:
             raise ConfigError("mrt: risk = 'chrf' needs detokenize (token ids -> text); use 'bleu' or 'token_error'")
         self.num_samples, self.alpha, self.risk, self.include_reference = num_samples, alpha, risk, include_reference
         self.temperature, self.max_len_ratio, self.mle_weight = temperature, max_len_ratio, mle_weight
+        self.beam_candidates = beam_candidates
         self.label_smoothing = label_smoothing
         self.detokenize = detokenize
 
@@ -97,15 +100,18 @@ class MinimumRiskTraining:
         if self.include_reference:
             for b, ref in enumerate(refs):
                 _add(cands, owner, seen, b, ref)
-        if self.num_samples:
-            max_len = math.ceil(self.max_len_ratio * batch.tgt_out.shape[1])
-            was_training = model.training
-            model.eval()  # sample from the model itself, not a dropout-perturbed one
-            out = sample(model, batch.src, batch.src_mask, max_len, num_samples=self.num_samples,
-                         temperature=self.temperature)
-            model.train(was_training)
+        max_len = math.ceil(self.max_len_ratio * batch.tgt_out.shape[1])
+        was_training = model.training
+        model.eval()  # candidates from the model itself, not a dropout-perturbed one
+        for n, search in ((self.num_samples, "sample"), (self.beam_candidates, "beam")):
+            if not n:
+                continue
+            out = (sample(model, batch.src, batch.src_mask, max_len, num_samples=n, temperature=self.temperature)
+                   if search == "sample" else
+                   beam_search(model, batch.src, batch.src_mask, max_len, beam_size=n, num_return=n))
             for row, seq in enumerate(_rows(out.tokens, out.lengths)):
-                _add(cands, owner, seen, row // self.num_samples, seq)
+                _add(cands, owner, seen, row // n, seq)
+        model.train(was_training)
         return cands, owner
 
     def risks(self, cands: list[list[int]], refs: list[list[int]]) -> np.ndarray:

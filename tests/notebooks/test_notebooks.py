@@ -131,6 +131,55 @@ CHECKS = {"01_error_compounding": _check_01, "02_nmt_long_sentences": _check_02,
           "04_minimum_risk_training": _check_04, "05_self_distillation": _check_05}
 
 
+
+def _check_07(summary: dict) -> None:
+    results = summary["results"]
+    assert set(results) == {"prose", "code"}
+    labels = {"greedy", "beam-5", "top-p 0.9", "contrastive li2022", "contrastive plain", "reference"}
+    for corpus, row in results.items():
+        assert row["longest"] == 16 and row["num_prompts"] == 6 and set(row["decodings"]) == labels
+        for label, d in row["decodings"].items():
+            for key in ("rep_2", "rep_4", "diversity", "distinct_1", "empty_share"):
+                assert 0.0 <= d[key] <= 1.0, (corpus, label, key, d[key])
+            assert 0.0 <= d["coherent_words"] <= d["mean_length"] + 1e-9
+            assert ("parse_rate" in d) == (corpus == "code")
+        assert row["decodings"]["reference"]["length_ratio"] == 1.0
+        assert "rep_4_sd" in row["decodings"]["top-p 0.9"]
+        assert math.isfinite(row["contrastive_minus_greedy_rep_4"])
+        assert row["weight_effect"]["weights"] == [0.0, 1.0]
+    code = results["code"]
+    assert set(code["by_length"]["parse_rate"]) == labels
+    assert all(set(c) == {"8", "16"} for c in code["by_length"]["parse_rate"].values())
+    assert code["decodings"]["reference"]["parse_rate"] >= 0.8, "real code cut at the budget should still parse"
+    assert summary["seeds"] == [0, 1] and summary["lengths"] == {"prose": [8, 16], "code": [8, 16]}
+    assert 0 < summary["peak_ram_mb"] < 4096
+
+
+CHECKS["07_contrastive_decoding"] = _check_07
+# The prose LM holds out the bible dev/test verses, so it needs the bible corpus's modules (a superset of prose's).
+NEEDS_CORPUS["07_contrastive_decoding"] = "bible"
+
+
+def _check_06(summary: dict) -> None:
+    nmt, syn = summary["nmt"], summary["synthetic"]
+    assert nmt["sentences"] == 60 and nmt["largest_beam"] == 3 and set(nmt["no_penalty"]) == {"1", "2", "3"}
+    assert nmt["no_penalty"]["1"] == nmt["greedy"], "beam size 1 without a penalty is greedy"
+    for row in [nmt["greedy"], *nmt["no_penalty"].values(), nmt["gnmt"], nmt["hf"]]:
+        assert 0.0 <= row["bleu"] <= 100.0 and row["length_ratio"] >= 0.0 and 0 <= row["short"] <= 60
+    assert nmt["gnmt"]["best_alpha"] in (0.0, 1.0) and nmt["hf"]["best_alpha"] in (0.0, 1.0)
+    assert {"alpha=0 beta=0", "alpha=0 beta=0.2"} <= set(nmt["coverage"])
+    assert all(0.0 <= nmt[f"p_value_{k}"] <= 1.0 for k in ("beam_vs_greedy", "best_gnmt_vs_no_penalty",
+                                                         "best_hf_vs_no_penalty"))
+    assert set(syn) == {"sentences", "greedy", "alpha=0", "alpha=1", "largest_beam"}
+    assert syn["alpha=0"]["1"]["exact_match"] == syn["greedy"]["exact_match"]
+    assert all(0.0 <= c["exact_match"] <= 1.0 for a in ("alpha=0", "alpha=1") for c in syn[a].values())
+    assert summary["bleu_signature"].startswith("nrefs:1|") and summary["seeds"] == [0]
+    assert 0 < summary["peak_ram_mb"] < 4096
+
+
+CHECKS["06_beam_search_length_penalty"] = _check_06
+NEEDS_CORPUS["06_beam_search_length_penalty"] = "bible"
+
 def test_bad_profile_gives_one_line_error(isolated):
     path = next(p for p in NOTEBOOKS if p.stem == "01_error_compounding")
     record = run_notebook(path, "fast", paths.reports_dir())

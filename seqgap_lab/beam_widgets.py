@@ -1,0 +1,221 @@
+"""The beam-search explorer (notebook 06): length-penalty kind, alpha, beta and beam size over the cached
+grid, showing a few translations with their scores and the BLEU / length-ratio curves; and the static
+snapshot grid drawn for reports (a headless run keeps no live widget)."""
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+import matplotlib.pyplot as plt
+import numpy as np
+
+from seqgap_lab.beam_study import BeamTables, Setting, beam_setting
+from seqgap_lab.config import ConfigError
+
+KINDS = ("gnmt", "hf")
+
+
+def grid_values(tables: BeamTables) -> dict:
+    """The values the sliders may take, read from the decoded grid: beams, alphas per kind (0 = no penalty),
+    betas per kind (the coverage penalty was decoded with the GNMT penalty only)."""
+    g = tables.grid[tables.grid["penalty"] != "greedy"]
+    beams = tuple(sorted(int(k) for k in g["beam_size"].unique()))
+    alphas = {k: tuple(sorted({0.0} | {float(a) for a in g.loc[g["penalty"] == k, "alpha"]})) for k in KINDS}
+    betas = {"gnmt": tuple(sorted(float(b) for b in g["beta"].unique())), "hf": (0.0,)}
+    return {"beams": beams, "alphas": alphas, "betas": betas}
+
+
+def _allowed(name: str, value, choices: tuple) -> None:
+    if isinstance(value, bool) or value not in choices:
+        raise ConfigError(f"beam_explorer.{name} = {value!r} is not allowed: expected one of "
+                          f"{' | '.join(f'{c:g}' if isinstance(c, float) else str(c) for c in choices)} "
+                          "(the decoded grid)")
+
+
+def check_setting(tables: BeamTables, penalty: str, alpha: float, beta: float, beam_size: int) -> Setting:
+    """The grid cell of these values; ConfigError naming any value the decoded grid does not hold."""
+    values = grid_values(tables)
+    _allowed("penalty", penalty, KINDS)
+    _allowed("beam_size", beam_size, values["beams"])
+    _allowed("alpha", alpha, values["alphas"][penalty])
+    _allowed("beta", beta, values["betas"][penalty])
+    return beam_setting(beam_size, penalty, alpha, beta)
+
+
+def _curve(tables: BeamTables, s: Setting):
+    """The rows of s's (penalty, alpha, beta) over every beam size, by beam size."""
+    g = tables.grid
+    rows = g[(g["penalty"] == s.penalty) & np.isclose(g["alpha"], s.alpha) & np.isclose(g["beta"], s.beta)]
+    return rows.sort_values("beam_size")
+
+
+def example_indices(tables: BeamTables, k: int = 4) -> list[int]:
+    """The rule: the k sentences whose output loses the most tokens from greedy to the widest beam without a
+    penalty (ties: corpus order), the ones where the short-hypothesis bias shows."""
+    widest = _curve(tables, Setting(0, "none")).iloc[-1]["label"]
+    drop = tables.outputs["greedy"]["tokens"] - tables.outputs[widest]["tokens"]
+    return [int(i) for i in np.argsort(-drop.to_numpy(), kind="stable")[:k]]
+
+
+def examples_html(tables: BeamTables, s: Setting, idx: list[int]) -> str:
+    """A small HTML table of the chosen sentences under setting s (and greedy), with lengths and scores."""
+    out, greedy = tables.outputs[s.label], tables.outputs["greedy"]
+    rows = []
+    for i in idx:
+        rows.append(f"<tr><td>{html.escape(tables.sources[i])}</td><td>{html.escape(tables.refs[i])}</td>"
+                    f"<td>{html.escape(greedy.at[i, 'hypothesis'])} <i>({greedy.at[i, 'tokens']} tok)</i></td>"
+                    f"<td>{html.escape(out.at[i, 'hypothesis'])}</td><td>{out.at[i, 'tokens']}</td>"
+                    f"<td>{out.at[i, 'raw']:.2f}</td><td>{out.at[i, 'score']:.3f}</td></tr>")
+    head = ("<tr><th>source</th><th>reference</th><th>greedy</th><th>this setting</th><th>tokens</th>"
+            "<th>log P</th><th>score</th></tr>")
+    return f"<table style='font-size:11px'>{head}{''.join(rows)}</table>"
+
+
+def numbers_html(tables: BeamTables, s: Setting) -> str:
+    """One line of the current cell's corpus numbers against greedy."""
+    row = tables.grid.set_index("label").loc[s.label]
+    gr = tables.grid.set_index("label").loc["greedy"]
+    return (f"<b>{s.label}</b>: BLEU {row['bleu']:.2f} (greedy {gr['bleu']:.2f}), chrF {row['chrf']:.1f}, "
+            f"length ratio {row['length_ratio']:.3f} (greedy {gr['length_ratio']:.3f}), very short outputs "
+            f"{row['short']:.0f}, empty {row['empty']:.0f}")
+
+
+def draw_setting(tables: BeamTables, s: Setting) -> plt.Figure:
+    """BLEU and length ratio against beam size (this penalty vs none, greedy dashed) and BLEU against alpha
+    at this beam size, with the current cell highlighted."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    g, gr = tables.grid, tables.grid[tables.grid["penalty"] == "greedy"].iloc[0]
+    here, plain = _curve(tables, s), _curve(tables, Setting(0, "none"))
+    for ax, metric in zip(axes[:2], ("bleu", "length_ratio")):
+        ax.plot(plain["beam_size"], plain[metric], marker="o", color="grey", label="no penalty, beta 0")
+        ax.plot(here["beam_size"], here[metric], marker="o", color="tab:blue", label=s.label.split(", ", 1)[-1])
+        ax.axhline(gr[metric], color="black", ls="--", lw=1, label="greedy")
+        ax.plot([s.beam_size], [here.loc[here["beam_size"] == s.beam_size, metric].iloc[0]], "o", ms=12,
+                mfc="none", mec="red", mew=2)
+        ax.set(xlabel="beam size", ylabel=metric.replace("_", " "), xticks=sorted(plain["beam_size"]))
+    axes[1].axhline(1.0, color="green", lw=0.8)
+    axes[0].legend(fontsize=7)
+    kind = s.penalty if s.penalty != "none" else "gnmt"
+    rows = g[(g["beam_size"] == s.beam_size) & np.isclose(g["beta"], s.beta) & g["penalty"].isin(["none", kind])]
+    rows = rows.sort_values("alpha")
+    axes[2].plot(rows["alpha"], rows["bleu"], marker="o", color="tab:blue")
+    axes[2].plot([s.alpha], [rows.loc[np.isclose(rows["alpha"], s.alpha), "bleu"].iloc[0]], "o", ms=12, mfc="none",
+                 mec="red", mew=2)
+    axes[2].set(xlabel=f"alpha ({kind})", ylabel="bleu", title=f"beam {s.beam_size}, beta {s.beta:g}")
+    fig.suptitle(f"{s.label}: BLEU {here.loc[here['beam_size'] == s.beam_size, 'bleu'].iloc[0]:.2f}")
+    fig.tight_layout()
+    return fig
+
+
+def _options(values: tuple) -> list:
+    return [(f"{v:g}", v) for v in values]
+
+
+class _Explorer:
+    """The explorer's controls and callbacks; beam_explorer returns its VBox."""
+
+    def __init__(self, tables: BeamTables, start: tuple, num_examples: int):
+        self.tables, self.values = tables, grid_values(tables)
+        penalty, alpha, beta, beam_size = start
+        self.dropdown = W.Dropdown(options=list(KINDS), value=penalty, description="penalty")
+        self.sliders = {name: W.SelectionSlider(options=_options(opts), value=val, description=name,
+                                                continuous_update=False)
+                        for name, opts, val in (("alpha", self.values["alphas"][penalty], alpha),
+                                                ("beta", self.values["betas"][penalty], beta),
+                                                ("beam_size", self.values["beams"], beam_size))}
+        self.numbers, self.examples, self.output = W.HTML(), W.HTML(), W.Output()
+        self.box = W.VBox([W.HBox([self.dropdown, *self.sliders.values()]), self.numbers, self.output, self.examples])
+        self.idx = example_indices(tables, num_examples)
+        self.busy = False  # True while select() rewires the sliders, so observers skip half-set values
+        self.dropdown.observe(self.on_kind, names="value")
+        for slider in self.sliders.values():
+            slider.observe(self.redraw, names="value")
+
+    def current(self) -> tuple:
+        """(penalty, alpha, beta, beam_size) as the controls show them."""
+        return (self.dropdown.value, *(self.sliders[n].value for n in ("alpha", "beta", "beam_size")))
+
+    def redraw(self, _=None) -> None:
+        """Numbers, curves and translations of the current cell."""
+        if self.busy:
+            return
+        s = check_setting(self.tables, *self.current())
+        self.sliders["beta"].disabled = s.penalty == "hf"  # the coverage penalty was decoded with GNMT only
+        self.numbers.value = numbers_html(self.tables, s)
+        self.examples.value = examples_html(self.tables, s, self.idx)
+        fig = draw_setting(self.tables, s)
+        # Set the outputs directly: capturing with `with output:` / clear_output(wait=True) hung headless runs.
+        self.output.outputs = ()
+        self.output.append_display_data(fig)
+        plt.close(fig)
+        self.box.setting, self.box.figure_title = s, fig.get_suptitle()
+
+    def select(self, penalty: str | None = None, alpha: float | None = None, beta: float | None = None,
+               beam_size: int | None = None) -> Setting:
+        """Set the controls (None keeps a value) after checking the values against the grid."""
+        new = tuple(old if v is None else v for old, v in zip(self.current(), (penalty, alpha, beta, beam_size)))
+        check_setting(self.tables, *new)
+        self.busy = True
+        try:
+            self.dropdown.value = new[0]
+            self.sliders["alpha"].options = _options(self.values["alphas"][new[0]])
+            self.sliders["beta"].options = _options(self.values["betas"][new[0]])
+            for name, v in zip(("alpha", "beta", "beam_size"), new[1:]):
+                self.sliders[name].value = v
+        finally:
+            self.busy = False
+        self.redraw()
+        return self.box.setting
+
+    def on_kind(self, change) -> None:
+        """A new penalty kind: keep alpha if that kind has it (else 0); beta only with GNMT."""
+        if self.busy:
+            return
+        kind, alpha, beta = change["new"], self.sliders["alpha"].value, self.sliders["beta"].value
+        self.select(kind, alpha if alpha in self.values["alphas"][kind] else 0.0, beta if kind == "gnmt" else 0.0)
+
+
+def beam_explorer(tables: BeamTables, penalty: str = "gnmt", alpha: float = 0.0, beta: float = 0.0,
+                  beam_size: int | None = None, num_examples: int = 4) -> W.VBox:
+    """Penalty dropdown and alpha / beta / beam-size sliders (decoded values only) redrawing instantly from
+    the cached grid; box.select(penalty=, alpha=, beta=, beam_size=) sets them programmatically (checked)."""
+    beam_size = grid_values(tables)["beams"][-1] if beam_size is None else beam_size
+    check_setting(tables, penalty, alpha, beta, beam_size)
+    ex = _Explorer(tables, (penalty, alpha, beta, beam_size), num_examples)
+    box = ex.box
+    box.dropdown, box.sliders, box.numbers, box.examples, box.output, box.select = (
+        ex.dropdown, ex.sliders, ex.numbers, ex.examples, ex.output, ex.select)
+    ex.redraw()
+    return box
+
+
+def static_grid(tables: BeamTables) -> plt.Figure:
+    """Every decoded cell for reports: BLEU (left) and length ratio (right) against beam size; rows: GNMT
+    alphas, HF-style alphas (beta 0), coverage weights at alpha 0 and at the best GNMT alpha of the widest beam."""
+    g, values = tables.grid, grid_values(tables)
+    gr = g[g["penalty"] == "greedy"].iloc[0]
+    widest = g[(g["beam_size"] == values["beams"][-1]) & np.isclose(g["beta"], 0) & g["penalty"].isin(["none", "gnmt"])]
+    best = float(widest.sort_values(["bleu", "alpha"], ascending=[False, True]).iloc[0]["alpha"])
+    alphas = sorted({0.0, best})
+    panels = [("GNMT length penalty, beta 0", [beam_setting(0, "gnmt", a) for a in values["alphas"]["gnmt"]]),
+              ("HF-style length penalty, beta 0", [beam_setting(0, "hf", a) for a in values["alphas"]["hf"]]),
+              ("coverage beta at GNMT alpha " + " and ".join(f"{a:g}" for a in alphas),
+               [beam_setting(0, "gnmt", a, b) for a in alphas for b in values["betas"]["gnmt"]])]
+    fig, axes = plt.subplots(len(panels), 2, figsize=(10, 3.0 * len(panels)), squeeze=False)
+    for (title, cells), (ax_b, ax_r) in zip(panels, axes):
+        colors = plt.get_cmap("tab10").colors
+        for i, s in enumerate(cells):
+            rows = _curve(tables, s)
+            lab = "no penalty" if s.penalty == "none" else f"alpha {s.alpha:g}"
+            lab += f", beta {s.beta:g}" if len(values["betas"]["gnmt"]) > 1 and title.startswith("coverage") else ""
+            style = dict(marker="o", ms=3, color="black" if s == Setting(0, "none") else colors[i % 10], label=lab)
+            ax_b.plot(rows["beam_size"], rows["bleu"], **style)
+            ax_r.plot(rows["beam_size"], rows["length_ratio"], **style)
+        for ax, metric in ((ax_b, "bleu"), (ax_r, "length_ratio")):
+            ax.axhline(gr[metric], color="grey", ls="--", lw=1)
+            ax.set(xlabel="beam size", ylabel=metric.replace("_", " "), title=title, xticks=values["beams"])
+        ax_r.axhline(1.0, color="green", lw=0.8)
+        ax_r.legend(fontsize=7)
+    fig.suptitle("Every decoded cell (dashed: greedy; green: length ratio 1)")
+    fig.tight_layout()
+    return fig
