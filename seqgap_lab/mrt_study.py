@@ -14,16 +14,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seqgap_lab import bench, compounding, ss_study
+from seqgap_lab import bench_mrt, compounding, ss_study
 from seqgap_lab.config import ConfigError, DecodeConfig, TrainConfig, check_profile
-from seqgap_lab.data.batching import collate
+from seqgap_lab.data.batching import collate, pad
+from seqgap_lab.data.tasks import make_task
 from seqgap_lab.decoding import decode_sequences
 from seqgap_lab.experiments import TrainedModel, trained_model
 from seqgap_lab.models import build_model
 from seqgap_lab.runtime import seed_everything
 from seqgap_lab.stats import verdict
-from seqgap_lab.strategies import get_strategy
-from seqgap_lab.strategies.mrt import token_error
+from seqgap_lab.strategies.mrt import MinimumRiskTraining, group_q, sequence_log_probs, token_error
 
 TASK = "reverse"
 BASELINE = "teacher forcing (continued)"
@@ -163,33 +163,24 @@ def step_cost(profile: str, kind: str = "transformer", repeats: int = 5, device=
     device = device if isinstance(device, torch.device) else torch.device(device or "cpu")
     task_cfg, model_cfg, _ = compounding.configs(profile, TASK, kind, 0)
     f = FINETUNE[check_profile(profile)]
-    from seqgap_lab.data.tasks import make_task
     task = make_task(task_cfg)
     batch = collate(task.make_splits().train[: f["batch_size"]]).to(device)
     seed_everything(0)
     model = build_model(model_cfg, len(task.vocab)).to(device).train()
-    fns = {"teacher_forcing": bench._train_step_fn(model, batch, device)}
-    for n in sorted({n for _, n in f["grid"]}):
-        strategy = get_strategy("mrt", num_samples=n, alpha=5e-3)
-        fns[f"mrt n={n}"] = bench._train_step_fn(model, batch, device, strategy)
-    times = bench._interleaved(fns, repeats, device)
-    tf = np.array(times["teacher_forcing"])
-    return pd.DataFrame([{"model": kind, "strategy": name, "step_time_over_tf": float(np.median(np.array(t) / tf)),
-                          "tf_step_ms": float(np.median(tf) * 1e3), "batch_size": f["batch_size"]}
-                         for name, t in times.items() if name != "teacher_forcing"])
+    samples = sorted({n for _, n in f["grid"]})
+    ratios = bench_mrt.mrt_step_ratios(model, batch, device, repeats, samples, max_len_ratio=1.5)
+    return pd.DataFrame([{"model": kind, "strategy": f"mrt n={n}", "step_time_over_tf": ratio, "tf_step_ms": tf_ms,
+                          "batch_size": f["batch_size"]} for n, (ratio, tf_ms) in ratios.items()])
 
 
 def candidate_table(run: TrainedModel, example: int = 0, n: int = 8, alphas=(5e-3, 0.1, 1.0), seed: int = 0) -> pd.DataFrame:
     """One test source's sampled candidate set: log P(y|x), token-error risk and Q(y) for each alpha (the lesson)."""
-    from seqgap_lab.strategies.mrt import MinimumRiskTraining, group_q
     src, tgt = run.splits.test[example]
     batch = collate([(src, tgt)]).to(next(run.model.parameters()).device)
     seed_everything(seed)
     strategy = MinimumRiskTraining(num_samples=n, include_reference=True)
     cands, owner = strategy.candidates(run.model, batch)
     with torch.no_grad():
-        from seqgap_lab.data.batching import pad
-        from seqgap_lab.strategies.mrt import sequence_log_probs
         owner_t = torch.tensor(owner, device=batch.src.device)
         lp = sequence_log_probs(run.model.eval(), batch.src, batch.src_mask, owner_t, pad(cands).to(batch.src.device))
         table = pd.DataFrame({"candidate": [" ".join(run.task.vocab.decode(c)) for c in cands],
