@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from seqgap_lab import compounding, ss_study
+from seqgap_lab import compounding, seeds, ss_study
 from seqgap_lab.config import ConfigError, DecodeConfig, ModelConfig, check_profile
 from seqgap_lab.decoding import decode_sequences
 from seqgap_lab.experiments import TrainedModel, trained_model
-from seqgap_lab.stats import verdict
+from seqgap_lab.seeds import seeds_note, spread_text
+from seqgap_lab.stats import seeded_verdict
 
 TASK = "reverse"
 KIND = "transformer"
@@ -110,6 +111,21 @@ def run_study(profile: str, sizes=SIZES, seed: int = 0, device=None, progress: b
     return DistillTables(frames["by_length"], frames["per_position"], frames["training"], limit, runs)
 
 
+def pool(tables: DistillTables) -> DistillTables:
+    """Tables stacked over seeds (see seeds.run_seeds) averaged into one row per student, decoding and length."""
+    cell = ["size", "label", "params"]
+    return dataclasses.replace(
+        tables, by_length=seeds.pool_frame(tables.by_length, [*cell, "decoding", "src_length", "examples"]),
+        per_position=seeds.pool_frame(tables.per_position, [*cell, "examples", "position", "mode"]))
+
+
+def run_seeded(profile: str, sizes=SIZES, seed_list=(0,), device=None,
+               progress: bool = True) -> tuple[DistillTables, dict[int, DistillTables]]:
+    """run_study once per seed (teacher and students of that seed): (pooled tables, {seed: tables})."""
+    stacked, per_seed = seeds.run_seeds(lambda s: run_study(profile, sizes, s, device, progress), list(seed_list))
+    return pool(stacked), per_seed
+
+
 def _by_length(decoded: pd.DataFrame, train_positions: int) -> pd.DataFrame:
     decoded = decoded.assign(examples=np.where(decoded["src_length"] + 1 > train_positions, ss_study.EXAMPLES[1],
                                                ss_study.EXAMPLES[0]))
@@ -138,8 +154,16 @@ def cell_numbers(tables: DistillTables, size: str, label: str) -> dict:
     return out
 
 
-def headline(tables: DistillTables) -> dict:
-    """Per student size: every recipe's numbers (see cell_numbers)."""
+def headline(tables: DistillTables, per_seed: dict | None = None) -> dict:
+    """Per student size: every recipe's numbers (see cell_numbers); with `per_seed` ({seed: tables}, `tables`
+    pooled over them) also each number's per-seed values and spread."""
+    out = _headline(tables)
+    if per_seed and len(per_seed) > 1:
+        out = seeds.add_spread(out, [_headline(t) for t in per_seed.values()])
+    return out
+
+
+def _headline(tables: DistillTables) -> dict:
     out = {}
     for size in tables.by_length["size"].drop_duplicates():
         labels = tables.by_length[tables.by_length["size"] == size]["label"].drop_duplicates()
@@ -149,8 +173,8 @@ def headline(tables: DistillTables) -> dict:
 
 def takeaway(head: dict, seeds: list[int]) -> str:
     """The notebook's takeaway as Markdown, every number read from `head`."""
-    lines = [f"Measured with seed(s) {seeds}; every student trains for the teacher's number of steps. A "
-             "difference is called a help or a harm only beyond two binomial standard errors."]
+    lines = [seeds_note(seeds) + "; every student trains for the teacher's number of steps. A difference is "
+             "called a help or a harm only beyond two binomial standard errors."]
     for size, cells in head.items():
         if TF not in cells:
             lines.append(f"- **{size}-size student**: no teacher-forcing baseline in the table.")
@@ -158,15 +182,16 @@ def takeaway(head: dict, seeds: list[int]) -> str:
         b = cells[TF]
         who = "self-distillation (student = teacher's architecture)" if size == "same" else "a smaller student"
         lines.append(f"- **{who}**, {b['params']:.0f} parameters; teacher forcing: greedy exact match "
-                     f"{b['greedy_exact_match']:.3f}, beam {b['beam_exact_match']:.3f} "
-                     f"(beam - greedy {b['beam_minus_greedy']:+.3f}; greedy = beam on {b['greedy_equals_beam']:.1%}).")
+                     f"{b['greedy_exact_match']:.3f}{spread_text(b, 'greedy_exact_match')}, beam "
+                     f"{b['beam_exact_match']:.3f} (beam - greedy {b['beam_minus_greedy']:+.3f}; greedy = beam on "
+                     f"{b['greedy_equals_beam']:.1%}).")
         for label, c in cells.items():
             if label == TF:
                 continue
-            lines.append(f"  - *{label}*: greedy {verdict(c['greedy_exact_match'], b['greedy_exact_match'], c['num_examples'])}"
-                         f" ({c['greedy_exact_match']:.3f}); beam - greedy {c['beam_minus_greedy']:+.3f} vs "
-                         f"{b['beam_minus_greedy']:+.3f} with teacher forcing; greedy = beam on "
-                         f"{c['greedy_equals_beam']:.1%}; beyond the training lengths greedy "
+            lines.append(f"  - *{label}*: greedy {seeded_verdict(c, b, 'greedy_exact_match', c['num_examples'])}"
+                         f" ({c['greedy_exact_match']:.3f}{spread_text(c, 'greedy_exact_match')}); beam - greedy "
+                         f"{c['beam_minus_greedy']:+.3f} vs {b['beam_minus_greedy']:+.3f} with teacher forcing; "
+                         f"greedy = beam on {c['greedy_equals_beam']:.1%}; beyond the training lengths greedy "
                          f"{c['greedy_exact_match_beyond']:.3f} vs {b['greedy_exact_match_beyond']:.3f}.")
     return "\n".join(lines)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seqgap_lab import bench_mrt, compounding, ss_study
+from seqgap_lab import bench_mrt, compounding, seeds, ss_study
 from seqgap_lab.config import ConfigError, DecodeConfig, TrainConfig, check_profile
 from seqgap_lab.data.batching import collate, pad
 from seqgap_lab.data.tasks import make_task
@@ -22,7 +22,8 @@ from seqgap_lab.decoding import decode_sequences
 from seqgap_lab.experiments import TrainedModel, trained_model
 from seqgap_lab.models import build_model
 from seqgap_lab.runtime import seed_everything
-from seqgap_lab.stats import verdict
+from seqgap_lab.seeds import seeds_note, spread_text
+from seqgap_lab.stats import seeded_verdict
 from seqgap_lab.strategies.mrt import MinimumRiskTraining, group_q, sequence_log_probs, token_error
 
 TASK = "reverse"
@@ -99,6 +100,22 @@ def run_grid(profile: str, kinds=("transformer", "gru"), seed: int = 0, device=N
     return MRTTables(frames["curves"], frames["per_position"], frames["by_length"], frames["training"], limit, runs)
 
 
+def pool(tables: MRTTables) -> MRTTables:
+    """Tables stacked over seeds (see seeds.run_seeds) averaged into one row per cell and step / position / length."""
+    cell = ["model", "label", "alpha", "n"]
+    return dataclasses.replace(
+        tables, curves=seeds.pool_frame(tables.curves, [*cell, "step"], weight=None),
+        per_position=seeds.pool_frame(tables.per_position, [*cell, "examples", "position", "mode"]),
+        by_length=seeds.pool_frame(tables.by_length, [*cell, "src_length", "examples"]))
+
+
+def run_seeded(profile: str, kinds=("transformer", "gru"), seed_list=(0,), device=None,
+               progress: bool = True) -> tuple[MRTTables, dict[int, MRTTables]]:
+    """run_grid once per seed (each from its own seed's teacher-forced checkpoint): (pooled, {seed: tables})."""
+    stacked, per_seed = seeds.run_seeds(lambda s: run_grid(profile, kinds, s, device, progress), list(seed_list))
+    return pool(stacked), per_seed
+
+
 def cell_numbers(tables: MRTTables, model: str, label: str, min_count: int = 20) -> dict:
     """Exact match (all, within, beyond training lengths), FR/TF error and gap of one cell (see ss_study)."""
     as_ss = ss_study.SSTables(tables.per_position, tables.by_length, tables.training, tables.train_positions)
@@ -118,8 +135,19 @@ def cell_numbers(tables: MRTTables, model: str, label: str, min_count: int = 20)
     return out
 
 
-def headline(tables: MRTTables, profile: str, min_count: int = 20) -> dict:
-    """Per model: every cell's numbers, the main cell vs the baseline, and the best cell on dev."""
+def headline(tables: MRTTables, profile: str, min_count: int = 20, per_seed: dict | None = None) -> dict:
+    """Per model: every cell's numbers, the main cell vs the baseline, and the best cell on dev.
+
+    `tables` pooled over seeds: pass `per_seed` ({seed: tables}) for per-seed values and the spread of every
+    number (pooled counts are len(per_seed) times a seed's, so `min_count` scales with them)."""
+    k = max(1, len(per_seed or {}))
+    out = _headline(tables, profile, min_count * k)
+    if k > 1:
+        out = seeds.add_spread(out, [_headline(t, profile, min_count) for t in per_seed.values()])
+    return out
+
+
+def _headline(tables: MRTTables, profile: str, min_count: int) -> dict:
     out = {}
     main = mrt_label(*FINETUNE[check_profile(profile)]["main"])
     for model in tables.by_length["model"].drop_duplicates():
@@ -133,7 +161,7 @@ def headline(tables: MRTTables, profile: str, min_count: int = 20) -> dict:
 
 def takeaway(head: dict, seeds: list[int], steps: int) -> str:
     """The synthetic part's takeaway as Markdown, every number read from `head`."""
-    lines = [f"Measured with seed(s) {seeds}; every cell fine-tunes the same teacher-forced checkpoint for {steps} "
+    lines = [seeds_note(seeds) + f"; every cell fine-tunes the same teacher-forced checkpoint for {steps} "
              "steps. A difference is called a help or a harm only beyond two binomial standard errors."]
     for model, h in head.items():
         cells = h["cells"]
@@ -141,19 +169,23 @@ def takeaway(head: dict, seeds: list[int], steps: int) -> str:
             lines.append(f"- **{model}**: the grid lacks the baseline or an MRT cell.")
             continue
         b, m = cells[BASELINE], cells[h["main"]]
+
+        def pair(key: str, n_key: str, who: str = "") -> str:
+            return (f"{m[key]:.3f}{spread_text(m, key)} vs {b[key]:.3f}{spread_text(b, key)} "
+                    f"({who}{seeded_verdict(m, b, key, b[n_key])}")
+
         lines.append(
             f"- **{model}, {h['main']}**, against teacher forcing continued for the same steps: test exact match "
-            f"{m['exact_match']:.3f} vs {b['exact_match']:.3f} (MRT {verdict(m['exact_match'], b['exact_match'], b['num_examples'])}"
-            f"); within the training lengths {m['exact_match_within']:.3f} vs {b['exact_match_within']:.3f} "
-            f"({verdict(m['exact_match_within'], b['exact_match_within'], b['num_examples_within'])}, "
-            f"{b['num_examples_within']:.0f} examples); beyond them {m['exact_match_beyond']:.3f} vs "
-            f"{b['exact_match_beyond']:.3f} ({verdict(m['exact_match_beyond'], b['exact_match_beyond'], b['num_examples_beyond'])}"
-            f", {b['num_examples_beyond']:.0f} examples). Greedy dev token error went {m['dev_token_error_start']:.3f} -> "
+            f"{pair('exact_match', 'num_examples', 'MRT ')}); within the training lengths "
+            f"{pair('exact_match_within', 'num_examples_within')}, {b['num_examples_within']:.0f} examples); "
+            f"beyond them {pair('exact_match_beyond', 'num_examples_beyond')}, {b['num_examples_beyond']:.0f} "
+            f"examples). Greedy dev token error went {m['dev_token_error_start']:.3f} -> "
             f"{m['dev_token_error']:.3f} (baseline -> {b['dev_token_error']:.3f}).")
         if "train_risk_first" in m:
             lines.append(f"  The expected risk on training batches moved {m['train_risk_first']:.3f} -> "
                          f"{m['train_risk_last']:.3f} (first and last log point).")
-        grid = ", ".join(f"{k.removeprefix('MRT ')}: {v['exact_match']:.3f}" for k, v in cells.items() if k != BASELINE)
+        grid = ", ".join(f"{k.removeprefix('MRT ')}: {v['exact_match']:.3f}{spread_text(v, 'exact_match')}"
+                         for k, v in cells.items() if k != BASELINE)
         lines.append(f"  Exact match by cell: {grid}; best on dev: *{h['best_on_dev']}*.")
     return "\n".join(lines)
 

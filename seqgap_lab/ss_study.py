@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seqgap_lab import bench, compounding
+from seqgap_lab import bench, compounding, seeds
 from seqgap_lab.config import ConfigError, check_profile
 from seqgap_lab.data.batching import collate
 from seqgap_lab.data.tasks import make_task
@@ -24,7 +24,8 @@ from seqgap_lab.experiments import TrainedModel, trained_model
 from seqgap_lab.metrics import exposure as ex
 from seqgap_lab.models import build_model
 from seqgap_lab.runtime import seed_everything
-from seqgap_lab.stats import verdict
+from seqgap_lab.seeds import seeds_note, spread_text
+from seqgap_lab.stats import seeded_verdict
 from seqgap_lab.strategies.schedules import DEFAULT_INVERSE_SIGMOID_K, DEFAULT_WARMUP_STEPS, make_schedule
 
 TASK = "reverse"
@@ -123,6 +124,21 @@ def run_grid(profile: str, kinds=("gru", "transformer"), seed: int = 0, device=N
     return SSTables(frames["per_position"], frames["by_length"], frames["training"], limit, runs)
 
 
+def pool(tables: SSTables) -> SSTables:
+    """Tables stacked over seeds (see seeds.run_seeds) averaged into one row per cell and position / length."""
+    cell = ["model", "schedule", "p_use_gt", "label"]
+    return dataclasses.replace(
+        tables, per_position=seeds.pool_frame(tables.per_position, [*cell, "examples", "position", "mode"]),
+        by_length=seeds.pool_frame(tables.by_length, [*cell, "src_length", "examples"]))
+
+
+def run_seeded(profile: str, kinds=("gru", "transformer"), seed_list=(0,), device=None,
+               progress: bool = True) -> tuple[SSTables, dict[int, SSTables]]:
+    """run_grid once per seed: (the tables pooled over seeds, {seed: that seed's tables})."""
+    stacked, per_seed = seeds.run_seeds(lambda s: run_grid(profile, kinds, s, device, progress), list(seed_list))
+    return pool(stacked), per_seed
+
+
 def measure(run: TrainedModel, train_positions: int) -> dict[str, pd.DataFrame]:
     """Per-position error (both modes, by example group), exact match by source length, training facts."""
     start = time.perf_counter()
@@ -166,8 +182,22 @@ def cell_numbers(tables: SSTables, model: str, label: str, min_count: int = 20) 
     return {k: float(v) for k, v in out.items()}
 
 
-def headline(tables: SSTables, min_count: int = 20) -> dict:
-    """Per model: teacher forcing vs the best scheduled-sampling cell (highest exact match over the test set)."""
+def headline(tables: SSTables, min_count: int = 20, per_seed: dict | None = None) -> dict:
+    """Per model: teacher forcing vs the best scheduled-sampling cell (highest exact match over the test set).
+
+    `tables` pooled over seeds: pass `per_seed` ({seed: tables}) for the per-seed values and spread of every
+    number (the best cell is picked once, on the pooled tables). The test split is the same for every seed,
+    so pooled counts are len(per_seed) times a seed's and `min_count` scales with them."""
+    k = max(1, len(per_seed or {}))
+    out = _headline(tables, min_count * k, best=None)
+    if k > 1:
+        best = {model: h.get("best_ss") for model, h in out.items()}
+        out = seeds.add_spread(out, [_headline(t, min_count, best) for t in per_seed.values()],
+                               maps=("exact_match_by_cell",))
+    return out
+
+
+def _headline(tables: SSTables, min_count: int, best: dict | None) -> dict:
     out = {}
     labels = tables.by_length.drop_duplicates("label").set_index("label")["schedule"]
     for model in tables.by_length["model"].drop_duplicates():
@@ -179,35 +209,37 @@ def headline(tables: SSTables, min_count: int = 20) -> dict:
         if tf_label is not None:
             row.update({f"tf_{k}": v for k, v in nums[tf_label].items()})
         if ss:
-            best = max(ss, key=lambda lab: (np.nan_to_num(ss[lab]["exact_match"], nan=-1.0), lab))
-            row["best_ss"] = best
-            row.update({f"best_ss_{k}": v for k, v in ss[best].items()})
+            pick = (best or {}).get(model) or max(
+                ss, key=lambda lab: (np.nan_to_num(ss[lab]["exact_match"], nan=-1.0), lab))
+            row["best_ss"] = pick
+            row.update({f"best_ss_{k}": v for k, v in ss[pick].items()})
         out[model] = row
     return out
 
 
 def takeaway(head: dict, seeds: list[int]) -> str:
     """The notebook's takeaway as Markdown, every number read from `head` (see headline())."""
-    lines = [f"Measured with seed(s) {seeds}" + (" (one seed; the `full` profile runs more)." if len(seeds) == 1
-                                                 else "."),
+    lines = [seeds_note(seeds) + ".",
              "The best cell is picked on the test set itself, which flatters it; a difference is called a help "
              "or a harm only beyond two standard errors (binomial, over the test examples)."]
     for model, h in head.items():
         if "best_ss" not in h or "tf_exact_match" not in h:
             lines.append(f"- **{model}**: the grid lacks teacher forcing or a scheduled-sampling cell.")
             continue
-        b = h["best_ss"]
-        parts = [f"**{model}**: the best scheduled-sampling cell is *{b}*; against teacher forcing it "
-                 f"{verdict(h['best_ss_exact_match'], h['tf_exact_match'], h.get('tf_num_examples', 0))} in exact "
-                 f"match over the test set "
-                 f"({h['best_ss_exact_match']:.3f} vs {h['tf_exact_match']:.3f});",
-                 f"on sources longer than training: {h['best_ss_exact_match_beyond']:.3f} vs "
-                 f"{h['tf_exact_match_beyond']:.3f};"]
+
+        def num(key: str) -> str:
+            return f"{h[key]:.3f}{spread_text(h, key)}"
+
+        parts = [f"**{model}**: the best scheduled-sampling cell is *{h['best_ss']}*; against teacher forcing it "
+                 f"{seeded_verdict(h, h, 'tf_exact_match', h.get('tf_num_examples', 0), 'best_ss_exact_match')} "
+                 f"in exact match over the test set ({num('best_ss_exact_match')} vs {num('tf_exact_match')});",
+                 f"on sources longer than training: {num('best_ss_exact_match_beyond')} vs "
+                 f"{num('tf_exact_match_beyond')};"]
         if "tf_fr_error_last_in_range" in h and "best_ss_fr_error_last_in_range" in h:
             parts.append(f"free-running error at position {h['tf_last_in_range_position']:.0f} of in-range examples "
-                         f"{h['best_ss_fr_error_last_in_range']:.3f} vs {h['tf_fr_error_last_in_range']:.3f};")
+                         f"{num('best_ss_fr_error_last_in_range')} vs {num('tf_fr_error_last_in_range')};")
         parts.append(f"free-running minus teacher-forced gap beyond the training lengths "
-                     f"{h['best_ss_gap_beyond_range']:.3f} vs {h['tf_gap_beyond_range']:.3f}.")
+                     f"{num('best_ss_gap_beyond_range')} vs {num('tf_gap_beyond_range')}.")
         lines.append("- " + " ".join(parts))
     return "\n".join(lines)
 
