@@ -1,4 +1,4 @@
-"""`seqgap-lab train | report | bench | data` (also `python -m seqgap_lab`). Errors print one line, exit 2."""
+"""`seqgap-lab train | report | bench | data | sweep` (also `python -m seqgap_lab`). Errors print one line, exit 2."""
 from __future__ import annotations
 
 import argparse
@@ -29,6 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--size", default="small", help="tiny | small | peer (peer = the NOTES.md baseline size)")
     b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--device", default=None)
+    w = sub.add_parser("sweep", help="run a declarative grid (YAML/JSON spec) into reports/sweeps/<name>.csv, resumable")
+    w.add_argument("spec", help="path of the sweep spec (.yaml, .yml or .json); see seqgap_lab/sweep.py")
+    w.add_argument("--device", default=None, help="auto | cpu | cuda | mps (default: auto)")
+    w.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_data_parser(sub)
     return p
 
@@ -80,6 +84,17 @@ def _bench(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    from seqgap_lab.sweep import load_spec, run_sweep, table_path
+
+    spec = load_spec(args.spec)
+    start = time.perf_counter()
+    table = run_sweep(spec, device=args.device, progress=not args.no_progress)
+    print(f"sweep {spec.name}: {len(spec.cells())} cells, {len(table):,} rows in {time.perf_counter() - start:.1f} s "
+          f"-> {table_path(spec)}")
+    return 0
+
+
 def _data(args) -> int:
     from seqgap_lab.data import corpora
     from seqgap_lab.data.byo import CorpusFormatError
@@ -113,7 +128,7 @@ def _data(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `seqgap-lab` command."""
     args = _parser().parse_args(argv)
-    handler = {"train": _train, "report": _report, "bench": _bench, "data": _data}[args.command]
+    handler = {"train": _train, "report": _report, "bench": _bench, "data": _data, "sweep": _sweep}[args.command]
     try:
         return handler(args)
     except (ConfigError, CacheError, ValueError, FileNotFoundError) as exc:
