@@ -5,7 +5,7 @@ A spec is a YAML or JSON mapping (parsed with yaml.safe_load / json), e.g.
 
     name: lengths            # names the output files reports/sweeps/<name>.csv (and .parquet with pyarrow)
     profile: default         # sizes and steps of every model (smoke | default | full)
-    tasks: [reverse]
+    tasks: [reverse]         # a synthetic task (copy | reverse | sort | addition) or es-en (sweep_nmt.py)
     models: [gru, transformer]
     strategies: [tf, ss, mrt, seq_kd, self_distill]
     decodings: [greedy, beam]
@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from seqgap_lab import paths
+from seqgap_lab import paths, sweep_nmt
 from seqgap_lab.cache import atomic_write_bytes, atomic_write_json, config_hash
 from seqgap_lab.config import MODELS, TASKS, ConfigError, _Config, check_choice, check_int, check_profile
 from seqgap_lab.runtime import get_device
@@ -57,7 +57,7 @@ class SweepSpec(_Config):
         if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
             raise ConfigError(f"{o}.name = {self.name!r} is not allowed: expected letters, digits, '-' or '_'")
         check_profile(self.profile)
-        for fname, allowed in (("tasks", TASKS), ("models", tuple(m for m in MODELS if m != "lm")),
+        for fname, allowed in (("tasks", (*TASKS, sweep_nmt.TASK)), ("models", tuple(m for m in MODELS if m != "lm")),
                                ("strategies", STRATEGIES), ("decodings", DECODINGS)):
             values = _as_tuple(o, fname, getattr(self, fname))
             for v in values:
@@ -67,11 +67,17 @@ class SweepSpec(_Config):
         for s in seeds:
             check_int(o, "seeds", s, 0, 10_000)
         object.__setattr__(self, "seeds", seeds)
+        if not self.cells():
+            raise ConfigError(f"{o}: no cell is left: task(s) {list(self.tasks)} have none of strategies "
+                              f"{list(self.strategies)} x decodings {list(self.decodings)} (es-en: "
+                              f"{' | '.join(sweep_nmt.STRATEGIES)} x {' | '.join(sweep_nmt.DECODINGS)})")
 
     def cells(self) -> list[tuple[str, str, str, str, int]]:
-        """Every (task, model, strategy, decoding, seed) in grid order."""
+        """Every (task, model, strategy, decoding, seed) in grid order; combinations a task does not have
+        (es-en: no seq_kd, self_distill or contrastive) are left out."""
         return [(t, m, s, d, seed) for t in self.tasks for m in self.models for s in self.strategies
-                for seed in self.seeds for d in self.decodings]
+                for seed in self.seeds for d in self.decodings
+                if t != sweep_nmt.TASK or (s in sweep_nmt.STRATEGIES and d in sweep_nmt.DECODINGS)]
 
 
 def _as_tuple(owner: str, name: str, value) -> tuple:
@@ -117,16 +123,13 @@ def run_sweep(spec: SweepSpec, device=None, progress: bool = True, write: bool =
     frames, done = [], 0
     bar = tqdm(cells, desc=f"sweep {spec.name}", unit="cell", disable=not progress)
     for task, kind, strategy, decoding, seed in bar:
-        args = recipe(spec.profile, task, kind, strategy, seed)
-        config = decode_config(decoding, args["task_cfg"].test_max_len + 4)
-        key = {"version": SWEEP_VERSION, "model": recipe_key(args), "decoding": config.to_dict()}
-        if decoding == "contrastive":
-            key["amateur"] = recipe_key(amateur_recipe(spec.profile, task, seed))
+        key = cell_key(spec, task, kind, strategy, decoding, seed)
         path = cell_path(spec, key)
         if path.exists():
             done += 1
         else:
-            atomic_write_json(path, {"key": key, "rows": _measure_cell(spec, args, config, device).to_dict("records")})
+            rows = measure_cell(spec, task, kind, strategy, decoding, seed, device)
+            atomic_write_json(path, {"key": key, "rows": rows.to_dict("records")})
         # Always read the cell back from its file: a fresh and a resumed sweep then build identical tables.
         rows = pd.DataFrame(json.loads(path.read_text())["rows"])
         bar.set_postfix_str(f"{done} from cache")
@@ -138,13 +141,29 @@ def run_sweep(spec: SweepSpec, device=None, progress: bool = True, write: bool =
     return table
 
 
-def _measure_cell(spec: SweepSpec, args: dict, config, device) -> pd.DataFrame:
+def cell_key(spec: SweepSpec, task: str, kind: str, strategy: str, decoding: str, seed: int) -> dict:
+    """Everything that shapes a cell's rows: its model's full lineage, the decoding (and amateur), the version."""
+    if task == sweep_nmt.TASK:
+        return {"version": SWEEP_VERSION, **sweep_nmt.cell_key(spec.profile, kind, strategy, decoding, seed)}
+    args = recipe(spec.profile, task, kind, strategy, seed)
+    config = decode_config(decoding, args["task_cfg"].test_max_len + 4)
+    key = {"version": SWEEP_VERSION, "model": recipe_key(args), "decoding": config.to_dict()}
+    if decoding == "contrastive":
+        key["amateur"] = recipe_key(amateur_recipe(spec.profile, task, seed))
+    return key
+
+
+def measure_cell(spec: SweepSpec, task: str, kind: str, strategy: str, decoding: str, seed: int,
+                 device) -> pd.DataFrame:
     """Train (or load) the cell's model, measure one decoding, and add the training-cost row."""
+    if task == sweep_nmt.TASK:
+        return sweep_nmt.measure_cell(spec.profile, kind, strategy, decoding, seed, device)
+    args = recipe(spec.profile, task, kind, strategy, seed)
+    config = decode_config(decoding, args["task_cfg"].test_max_len + 4)
     run, train_seconds = train_cell(args, device, progress=False)
     helper = None
     if config.method == "contrastive":
-        a = amateur_recipe(spec.profile, args["task_cfg"].name, args["train_cfg"].seed)
-        helper = train_cell(a, device, progress=False)[0].model
+        helper = train_cell(amateur_recipe(spec.profile, task, seed), device, progress=False)[0].model
     rows = measure(run, config, helper)
     lengths = [len(s) for s, _ in run.splits.test]
     cost = row("all", min(lengths), max(lengths), False, "train_seconds", train_seconds, len(run.splits.train))

@@ -194,3 +194,23 @@ def test_bad_profile_gives_one_line_error(isolated):
     assert "\n" not in record["error"]
     assert "ConfigError" in record["error"] and "'fast'" in record["error"] and "smoke" in record["error"]
     assert not (paths.reports_dir(path.stem) / "summary.json").exists()
+
+
+def _check_08(summary: dict) -> None:
+    syn, tr = summary["synthetic"], summary["translation"]
+    assert set(syn) == {"reverse/gru", "reverse/transformer"} and summary["cells"] == {"synthetic": 30, "translation": 6}
+    for cell, row in syn.items():
+        assert len(row) == 15 and "tf/greedy" in row
+        for remedy, v in row.items():
+            for key in ("exact_match_within", "exact_match_beyond"):
+                assert 0.0 <= v[key] <= 1.0, (cell, remedy, key, v[key])
+            assert v["train_seconds"] > 0 and v["decode_seconds"] > 0
+            assert v["verdict_beyond"].split()[0] in ("helps", "hurts", "makes"), v["verdict_beyond"]
+    assert tr["longest_bucket"] == "41+" and set(tr["transformer"]) == {
+        f"{s}/{d}" for s in ("tf", "ss", "mrt") for d in ("greedy", "beam")}
+    assert all(0.0 <= v["bleu"] <= 100.0 for v in tr["transformer"].values())
+    assert summary["seeds"] == [0] and 0 < summary["peak_ram_mb"] < 4096
+
+
+CHECKS["08_strategies_across_lengths"] = _check_08
+NEEDS_CORPUS["08_strategies_across_lengths"] = "bible"

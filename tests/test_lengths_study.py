@@ -1,0 +1,104 @@
+"""Notebook 08's headline and takeaway read the sweep tables (hand-made here): changing a number in the table
+changes the verdict; translation verdicts use the seed spread or the stated BLEU tolerance."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from seqgap_lab import lengths_study as ls
+from seqgap_lab.config import ConfigError
+
+
+def _rows(strategy: str, decoding: str, seed: int, within: float, beyond: float, n: int = 100) -> list[dict]:
+    base = dict(task="reverse", model="gru", strategy=strategy, decoding=decoding, seed=seed)
+    rows = [dict(base, bucket="4-9", bucket_lo=4, bucket_hi=9, beyond_training=False, metric="exact_match",
+                 value=within, count=n),
+            dict(base, bucket="17-24", bucket_lo=17, bucket_hi=24, beyond_training=True, metric="exact_match",
+                 value=beyond, count=n),
+            dict(base, bucket="all", bucket_lo=4, bucket_hi=24, beyond_training=False, metric="train_seconds",
+                 value=10.0 if strategy == "tf" else 30.0, count=1000),
+            dict(base, bucket="all", bucket_lo=4, bucket_hi=24, beyond_training=False, metric="decode_seconds",
+                 value=1.0 if decoding == "greedy" else 4.0, count=2 * n)]
+    if decoding == "greedy":
+        rows += [dict(base, bucket="len 16", bucket_lo=16, bucket_hi=16, beyond_training=False,
+                      metric="exaccerr_pct", value=20.0, count=n),
+                 dict(base, bucket="len 24", bucket_lo=24, bucket_hi=24, beyond_training=True,
+                      metric="exaccerr_pct", value=80.0, count=n)]
+    return rows
+
+
+def _synthetic(ss_beyond: float = 0.40, seeds=(0,)) -> pd.DataFrame:
+    rows = []
+    for seed in seeds:
+        rows += _rows("tf", "greedy", seed, 0.90, 0.10) + _rows("tf", "beam", seed, 0.91, 0.12)
+        rows += _rows("ss", "greedy", seed, 0.60, ss_beyond)
+    return pd.DataFrame(rows)
+
+
+def test_synthetic_headline_reads_the_table_and_the_verdict_follows_it():
+    head = ls.synthetic_headline(_synthetic())["reverse/gru"]
+    tf, ss = head["tf/greedy"], head["ss/greedy"]
+    assert tf["exact_match_within"] == pytest.approx(0.9) and ss["exact_match_beyond"] == pytest.approx(0.4)
+    assert tf["exaccerr_beyond"] == pytest.approx(80.0) and ss["train_seconds"] == 30.0
+    assert ss["verdict_beyond"].startswith("helps (+0.300") and ss["verdict_within"].startswith("hurts (-0.300")
+    assert head["tf/beam"]["verdict_beyond"].startswith("makes no clear difference")
+    same = ls.synthetic_headline(_synthetic(ss_beyond=0.11))["reverse/gru"]["ss/greedy"]
+    assert same["verdict_beyond"].startswith("makes no clear difference")
+    text = ls.takeaway({"reverse/gru": head}, None, [0])
+    assert "exact match 0.900 within" in text and "helps: ss/greedy (+0.300)" in text
+    assert "hurts: ss/greedy (-0.300)" in text and "ss/greedy 3.0x" in text and "beam 4.0x" in text
+    costs = ls.cost_frame({"reverse/gru": head}).set_index("label")
+    assert costs.loc["ss/greedy", "gain_beyond"] == pytest.approx(0.3)
+    assert costs.loc["ss/greedy", "cost_over_tf_greedy"] == pytest.approx(31 / 11)
+
+
+def test_synthetic_verdict_weighs_seeds():
+    table = _synthetic(seeds=(0, 1))
+    flip = (table["strategy"] == "ss") & (table["metric"] == "exact_match") & table["beyond_training"] & (table["seed"] == 1)
+    table.loc[flip, "value"] = 0.0  # seed 1 loses the whole gain: +0.55 on seed 0, -0.10 on seed 1
+    table.loc[(table["strategy"] == "ss") & (table["metric"] == "exact_match") & table["beyond_training"]
+              & (table["seed"] == 0), "value"] = 0.65
+    cell = ls.synthetic_headline(table)["reverse/gru"]["ss/greedy"]
+    assert cell["exact_match_beyond_per_seed"] == [0.65, 0.0]
+    assert cell["verdict_beyond"].startswith("makes no clear difference")
+
+
+def _translation(ss_bleu=(12.0,), tf_bleu=(10.0,)) -> pd.DataFrame:
+    rows = []
+    for strategy, scores in (("tf", tf_bleu), ("ss", ss_bleu)):
+        for seed, bleu in enumerate(scores):
+            base = dict(task="es-en", model="transformer", strategy=strategy, decoding="greedy", seed=seed,
+                        beyond_training=False)
+            for bucket, lo, value in (("1-10", 1, bleu + 5), ("41+", 41, bleu - 5), ("all", 1, bleu)):
+                rows.append(dict(base, bucket=bucket, bucket_lo=lo, bucket_hi=60, metric="bleu", value=value, count=50))
+                rows.append(dict(base, bucket=bucket, bucket_lo=lo, bucket_hi=60, metric="chrf", value=3 * value,
+                                 count=50))
+                rows.append(dict(base, bucket=bucket, bucket_lo=lo, bucket_hi=60, metric="length_ratio", value=1.0,
+                                 count=50))
+            for metric in ("train_seconds", "decode_seconds"):
+                rows.append(dict(base, bucket="all", bucket_lo=1, bucket_hi=60, metric=metric, value=5.0, count=50))
+    return pd.DataFrame(rows)
+
+
+def test_translation_headline_and_bleu_verdicts():
+    head = ls.translation_headline(_translation())
+    assert head["longest_bucket"] == "41+"
+    ss = head["transformer"]["ss/greedy"]
+    assert ss["bleu"] == 12.0 and ss["bleu_longest"] == 7.0
+    assert ss["verdict_bleu"] == "helps (+2.00 BLEU)"
+    small = ls.translation_headline(_translation(ss_bleu=(10.5,)))["transformer"]["ss/greedy"]
+    assert small["verdict_bleu"].startswith("makes no clear difference (+0.50 BLEU, within ±1.00")
+    noisy = ls.translation_headline(_translation(ss_bleu=(16.0, 8.0, 12.0), tf_bleu=(10.0, 10.0, 10.0)))
+    assert noisy["transformer"]["ss/greedy"]["verdict_bleu"].startswith("makes no clear difference")
+    text = ls.takeaway(None, head, [0])
+    assert "BLEU 10.00" in text and "sources of 41+ words: helps: ss/greedy (+2.00 BLEU)" in text
+
+
+def test_specs_follow_the_profile_and_validate():
+    specs = ls.specs("full", seed=5)
+    assert specs["synthetic"].seeds == (5, 6, 7) and specs["translation"].seeds == (5, 6, 7)
+    assert len(ls.specs("smoke", translation=False)) == 1
+    with pytest.raises(ConfigError, match="'lstm'"):
+        ls.specs("smoke", models=("lstm",))
+    with pytest.raises(ConfigError, match="'speech'"):
+        ls.specs("smoke", tasks=("speech",))
