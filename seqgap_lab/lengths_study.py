@@ -80,10 +80,11 @@ def synthetic_headline(table: pd.DataFrame) -> dict:
         base = row.get("/".join(BASE))
         for cell in row.values():
             if base is not None:
-                for part in ("within", "beyond"):
-                    key = f"exact_match_{part}"
-                    cell[f"verdict_{part}"] = verdict(cell[key], base[key], base[f"num_examples_{part}"],
-                                                      new_seeds=cell[f"{key}_per_seed"],
+                for part, key in (("within", "exact_match_within"), ("beyond", "exact_match_beyond"),
+                                  ("all", "exact_match")):
+                    n = base["num_examples_within"] + base["num_examples_beyond"] if part == "all" else \
+                        base[f"num_examples_{part}"]
+                    cell[f"verdict_{part}"] = verdict(cell[key], base[key], n, new_seeds=cell[f"{key}_per_seed"],
                                                       base_seeds=base[f"{key}_per_seed"])
         out[f"{task}/{model}"] = row
     return out
@@ -95,9 +96,11 @@ def _exaccerr(table: pd.DataFrame, beyond: bool) -> pd.DataFrame:
 
 
 def translation_headline(table: pd.DataFrame) -> dict:
-    """Per model: BLEU / chrF overall and in the longest bucket for every remedy, its verdict vs TF greedy."""
-    longest = table[table["bucket"] != "all"].sort_values("bucket_lo")["bucket"].iloc[-1]
-    out: dict = {"longest_bucket": str(longest)}
+    """{longest_bucket, shortest_bucket, models: {model: {remedy: numbers}}}: BLEU / chrF overall and BLEU in the
+    shortest and longest source buckets of every remedy, with its verdicts against TF greedy."""
+    buckets = table[table["bucket"] != "all"].sort_values("bucket_lo")["bucket"]
+    shortest, longest = buckets.iloc[0], buckets.iloc[-1]
+    out: dict = {"longest_bucket": str(longest), "shortest_bucket": str(shortest), "models": {}}
     for model, cells in table.groupby("model", sort=False):
         row: dict = {}
         for strategy, decoding in cells[["strategy", "decoding"]].drop_duplicates().itertuples(index=False):
@@ -105,17 +108,19 @@ def translation_headline(table: pd.DataFrame) -> dict:
                      for name, metric, bucket in (("bleu", "bleu", "all"), ("chrf", "chrf", "all"),
                                                   ("length_ratio", "length_ratio", "all"),
                                                   ("bleu_longest", "bleu", longest),
+                                                  ("bleu_shortest", "bleu", shortest),
                                                   ("train_seconds", "train_seconds", "all"),
                                                   ("decode_seconds", "decode_seconds", "all"))}
             row[f"{strategy}/{decoding}"] = {**{k: s["mean"] for k, s in stats.items()},
                                             "bleu_per_seed": stats["bleu"]["per_seed"],
-                                            "bleu_longest_per_seed": stats["bleu_longest"]["per_seed"]}
+                                            "bleu_longest_per_seed": stats["bleu_longest"]["per_seed"],
+                                            "bleu_shortest_per_seed": stats["bleu_shortest"]["per_seed"]}
         base = row.get("/".join(BASE))
         for cell in row.values():
             if base is not None:
-                for key in ("bleu", "bleu_longest"):
+                for key in ("bleu", "bleu_longest", "bleu_shortest"):
                     cell[f"verdict_{key}"] = bleu_verdict(cell[f"{key}_per_seed"], base[f"{key}_per_seed"])
-        out[model] = row
+        out["models"][model] = row
     return out
 
 
@@ -172,9 +177,7 @@ def takeaway(synthetic: dict | None, translation: dict | None, seeds: list[int])
                      f"greedy: {dec}.")
     if translation:
         longest = translation.get("longest_bucket", "?")
-        for model, row in translation.items():
-            if model == "longest_bucket":
-                continue
+        for model, row in translation["models"].items():
             b = row.get(base)
             if b is None:
                 continue

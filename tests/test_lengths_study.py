@@ -82,14 +82,14 @@ def _translation(ss_bleu=(12.0,), tf_bleu=(10.0,)) -> pd.DataFrame:
 
 def test_translation_headline_and_bleu_verdicts():
     head = ls.translation_headline(_translation())
-    assert head["longest_bucket"] == "41+"
-    ss = head["transformer"]["ss/greedy"]
+    assert head["longest_bucket"] == "41+" and head["shortest_bucket"] == "1-10"
+    ss = head["models"]["transformer"]["ss/greedy"]
     assert ss["bleu"] == 12.0 and ss["bleu_longest"] == 7.0
     assert ss["verdict_bleu"] == "helps (+2.00 BLEU)"
-    small = ls.translation_headline(_translation(ss_bleu=(10.5,)))["transformer"]["ss/greedy"]
+    small = ls.translation_headline(_translation(ss_bleu=(10.5,)))["models"]["transformer"]["ss/greedy"]
     assert small["verdict_bleu"].startswith("makes no clear difference (+0.50 BLEU, within ±1.00")
     noisy = ls.translation_headline(_translation(ss_bleu=(16.0, 8.0, 12.0), tf_bleu=(10.0, 10.0, 10.0)))
-    assert noisy["transformer"]["ss/greedy"]["verdict_bleu"].startswith("makes no clear difference")
+    assert noisy["models"]["transformer"]["ss/greedy"]["verdict_bleu"].startswith("makes no clear difference")
     text = ls.takeaway(None, head, [0])
     assert "BLEU 10.00" in text and "sources of 41+ words: helps: ss/greedy (+2.00 BLEU)" in text
 

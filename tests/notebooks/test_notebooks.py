@@ -206,11 +206,26 @@ def _check_08(summary: dict) -> None:
                 assert 0.0 <= v[key] <= 1.0, (cell, remedy, key, v[key])
             assert v["train_seconds"] > 0 and v["decode_seconds"] > 0
             assert v["verdict_beyond"].split()[0] in ("helps", "hurts", "makes"), v["verdict_beyond"]
-    assert tr["longest_bucket"] == "41+" and set(tr["transformer"]) == {
+    assert tr["longest_bucket"] == "41+" and set(tr["models"]["transformer"]) == {
         f"{s}/{d}" for s in ("tf", "ss", "mrt") for d in ("greedy", "beam")}
-    assert all(0.0 <= v["bleu"] <= 100.0 for v in tr["transformer"].values())
+    assert all(0.0 <= v["bleu"] <= 100.0 for v in tr["models"]["transformer"].values())
     assert summary["seeds"] == [0] and 0 < summary["peak_ram_mb"] < 4096
 
 
 CHECKS["08_strategies_across_lengths"] = _check_08
 NEEDS_CORPUS["08_strategies_across_lengths"] = "bible"
+
+
+def _check_09(summary: dict) -> None:
+    verdicts = summary["verdicts"]
+    assert len(summary["rows"]) == 5 and set(verdicts.values()) <= {
+        "supported", "partly supported", "not supported", "not measured"}
+    # Run alone, notebooks 06 and 07 have no summary: their rows must say so rather than claim anything.
+    assert verdicts["production NMT"] == "not measured" and "no summary.json" in summary["sources"]["06"]
+    assert verdicts["long-form LM generation"] == "not measured"
+    for situation in ("short sequences (< 32 tokens)", "long sequences", "default"):
+        assert verdicts[situation] != "not measured", (situation, summary["rows"])
+
+
+CHECKS["09_decision_guide"] = _check_09
+NEEDS_CORPUS["09_decision_guide"] = "bible"
