@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import contextlib
-import datetime
-import html
 import json
 import math
 import numbers
 import os
 import re
-import subprocess
 import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -17,6 +14,8 @@ from typing import Any, Iterator, Mapping
 from seqgap_lab import paths
 from seqgap_lab.cache import atomic_write_json, atomic_write_text
 from seqgap_lab.config import ConfigError, check_profile
+# The index page lives in report_index.py; re-exported here, where callers and tests have always found it.
+from seqgap_lab.report_index import build_index, flatten_summary, git_revision, merge_records  # noqa: F401
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 _STEM_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -167,97 +166,6 @@ def _one_line(text: str) -> str:
     return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
 
 
-def flatten_summary(summary: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """Scalar values of a (nested) summary as (dotted key, formatted value) pairs; floats to 4 significant digits."""
-    items: list[tuple[str, str]] = []
-    for key, value in summary.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            items.extend(flatten_summary(value, prefix=f"{name}."))
-        elif value is None or isinstance(value, (bool, str, numbers.Number)):
-            items.append((name, _format_scalar(value)))
-    return items
-
-
-def _format_scalar(value: Any) -> str:
-    """Human-readable scalar: floats rounded to 4 significant digits, None as 'n/a'."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def git_revision(root: Path | None = None) -> str:
-    """Short git revision of the checkout, with '+dirty' if it has changes; 'unknown' outside git."""
-    root = root or paths.project_root()
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=10)
-        if rev.returncode != 0 or not rev.stdout.strip():
-            return "unknown"
-        status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True,
-                                text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    dirty = status.returncode == 0 and bool(status.stdout.strip())
-    return rev.stdout.strip() + ("+dirty" if dirty else "")
-
-
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:.4em .7em;vertical-align:top;text-align:left}
-th{background:#f3f3f3}.ok{color:#1a7f37;font-weight:600}.failed{color:#c62828;font-weight:600}
-.num{text-align:right;font-variant-numeric:tabular-nums}.err{color:#c62828;font-family:monospace}
-.headline{font-family:monospace;white-space:pre-line}.meta td,.meta th{border:none;padding:.1em .7em .1em 0}"""
-
-
-def build_index(records: list[Mapping[str, Any]], profile: str, device: Any) -> Path:
-    """Write reports/index.html: each notebook linked to its HTML, with status, time and headline numbers."""
-    esc = html.escape
-    num_ok = sum(r.get("status") == "ok" for r in records)
-    meta = [("profile", profile), ("device", device), ("date", _now()),
-            ("git revision", git_revision()), ("notebooks", f"{num_ok} ok / {len(records)}")]
-    meta_rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>" for k, v in meta)
-    rows = "\n".join(_index_row(r) for r in records) or '<tr><td colspan="4">no notebooks were run</td></tr>'
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>seqgap-lab report</title>
-<style>{_CSS}</style></head><body>
-<h1>seqgap-lab report</h1>
-<table class="meta">
-{meta_rows}
-</table>
-<h2>Notebooks</h2>
-<table>
-<tr><th>notebook</th><th>status</th><th>time (s)</th><th>headline numbers</th></tr>
-{rows}
-</table>
-</body></html>
-"""
-    return atomic_write_text(paths.reports_dir() / "index.html", page)
-
-
-def _index_row(record: Mapping[str, Any]) -> str:
-    """One <tr> of the index for a notebook record."""
-    esc = html.escape
-    stem = str(record.get("stem", "?"))
-    link = record.get("html", f"{stem}/{stem}.html")
-    name = f'<a href="{esc(link, quote=True)}">{esc(stem)}</a>' if link else esc(stem)
-    status = str(record.get("status", "?"))
-    elapsed = record.get("elapsed_s")
-    elapsed_txt = f"{elapsed:.1f}" if isinstance(elapsed, (int, float)) else ""
-    lines = [f"{k} = {v}" for k, v in flatten_summary(record.get("summary") or {})]
-    cell = f'<div class="headline">{esc(chr(10).join(lines))}</div>'
-    if record.get("error"):
-        cell = f'<div class="err">{esc(str(record["error"]))}</div>' + cell
-    return (f'<tr><td>{name}</td><td class="{esc(status, quote=True)}">{esc(status)}</td>'
-            f'<td class="num">{elapsed_txt}</td><td>{cell}</td></tr>')
-
-
-def _now() -> str:
-    """Local date and time with the zone, for the index page."""
-    return datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-
-
 def run_report(profile: str | None = None, only: list[str] | str | None = None,
                parameters: Mapping[str, Any] | None = None) -> list[dict]:
     """Run the notebooks in order (profile: 'full' on a GPU, else 'default'), index them, return the records."""
@@ -279,6 +187,11 @@ def run_report(profile: str | None = None, only: list[str] | str | None = None,
         tqdm.write(_status_line(record))
         records.append(record)
     device = device_description(get_device())
+    saved = out_root / "report.json"
+    if only and saved.is_file():  # --only: keep the other notebooks of an earlier run of the same profile
+        earlier = json.loads(saved.read_text())
+        if earlier.get("profile") == profile:
+            records = merge_records(earlier.get("records", []), records)
     index = build_index(records, profile, device)
     atomic_write_json(out_root / "report.json", {"profile": profile, "device": device,
                                                  "git_revision": git_revision(), "records": records})

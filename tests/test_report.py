@@ -5,11 +5,15 @@ import json
 from pathlib import Path
 
 import nbformat
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 from seqgap_lab import report
 from seqgap_lab.config import ConfigError
+
+matplotlib.use("Agg")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -126,6 +130,30 @@ def test_build_index(tmp_root):
     assert "cpu (2 threads)" in page and "smoke" in page and "1 ok / 2" in page
 
 
+def test_index_shows_seeds_a_thumbnail_and_caps_the_headline(tmp_root):
+    from seqgap_lab import paths, plots
+
+    fig = plt.figure()
+    plots.save_figure(fig, "01_error_compounding", "per_position_error")
+    plots.save_figure(fig, "01_error_compounding", "another")
+    summary = {"profile": "smoke", "seeds": [0, 1], "device": "cpu", **{f"k{i:02d}": i for i in range(20)},
+               "x_per_seed": [1, 2], "x_seed_sd": 0.5}
+    records = [{"stem": "01_error_compounding", "status": "ok", "elapsed_s": 2.0, "error": None,
+                "html": "01_error_compounding/01_error_compounding.html", "summary": summary}]
+    page = report.build_index(records, "smoke", "cpu").read_text()
+    thumb = paths.reports_dir("01_error_compounding") / "key_figure.png"
+    assert thumb.read_bytes() == (paths.figures_dir("01_error_compounding") / "per_position_error.png").read_bytes()
+    assert 'src="01_error_compounding/key_figure.png"' in page and "[0, 1]" in page
+    assert "k13 = 13" in page and "k14 = 14" not in page and "... 6 more in summary.json" in page
+    assert "x_seed_sd" not in page and "device = cpu" not in page
+
+
+def test_merge_records_keeps_the_notebooks_not_rerun():
+    old = [{"stem": "01_a", "elapsed_s": 1.0}, {"stem": "02_b", "elapsed_s": 2.0}]
+    merged = report.merge_records(old, [{"stem": "02_b", "elapsed_s": 9.0}, {"stem": "00_c", "elapsed_s": 3.0}])
+    assert [(r["stem"], r["elapsed_s"]) for r in merged] == [("00_c", 3.0), ("01_a", 1.0), ("02_b", 9.0)]
+
+
 def test_run_report_rejects_unknown_profile(tmp_root):
     with pytest.raises(ConfigError, match="profile"):
         report.run_report(profile="huge")
@@ -138,4 +166,10 @@ def test_run_report_end_to_end(tmp_root):
     assert [(r["stem"], r["status"]) for r in records] == [("00_tiny", "ok")]
     saved = json.loads((tmp_root / "reports" / "report.json").read_text())
     assert saved["profile"] == "smoke" and saved["records"][0]["summary"]["profile"] == "smoke"
-    assert "profile = smoke" in (tmp_root / "reports" / "index.html").read_text()
+    page = (tmp_root / "reports" / "index.html").read_text()
+    assert "x = 1.5" in page and "smoke" in page
+    # --only keeps the notebooks of an earlier run of the same profile in the index
+    saved["records"].append({"stem": "99_other", "status": "ok", "elapsed_s": 1.0, "summary": {}, "html": None})
+    (tmp_root / "reports" / "report.json").write_text(json.dumps(saved))
+    report.run_report(profile="smoke", only=["00"])
+    assert "99_other" in (tmp_root / "reports" / "index.html").read_text()
