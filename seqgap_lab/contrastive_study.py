@@ -290,7 +290,7 @@ def headline(tables: ContrastiveTables, weight_effects: dict | None = None) -> d
     return out
 
 
-def _compare(diff: float, se: float, min_delta: float = 0.01) -> str:
+def compare(diff: float, se: float, min_delta: float = 0.01) -> str:
     """'lower' / 'higher' only past two standard errors of a paired difference (and min_delta)."""
     tol = max(min_delta, 2 * se) if se == se else min_delta
     if diff != diff:
@@ -315,7 +315,7 @@ def _corpus_lines(corpus: str, h: dict) -> list[str]:
              f"{_listing(d, 'diversity')}. Coherent words: {_listing(d, 'coherent_words')}."]
     c, g = d.get(CONTRASTIVE), d.get("greedy")
     if c and g:
-        said = _compare(h["contrastive_minus_greedy_rep_4"], h["contrastive_minus_greedy_rep_4_se"])
+        said = compare(h["contrastive_minus_greedy_rep_4"], h["contrastive_minus_greedy_rep_4_se"])
         lines.append(f"- {corpus}: {CONTRASTIVE} (w = 1, a = 0.1, tau = 1) against greedy, rep-4 per "
                      f"prompt: {said}; expert NLL {c['expert_nll']:.2f} vs {g['expert_nll']:.2f} nats/token.")
     plain = d.get("contrastive plain")

@@ -118,22 +118,33 @@ def nmt_parts(beam: dict | None) -> list[tuple[str, str | None]]:
     return parts
 
 
-def longform_parts(contrastive: dict | None) -> list[tuple[str, str | None]]:
-    """From notebook 07's headline: contrastive decoding vs greedy on rep-4 at the longest budget (paired over
-    prompts, two standard errors), per corpus; self-distillation for LM generation is not measured here."""
+def _rep4_outcome(diff, se) -> str | None:
+    """Lower rep-4 past two standard errors over prompts (and 0.01) backs a remedy; higher contradicts it."""
+    if diff is None or diff != diff:
+        return None
+    tol = max(0.01, 2 * (se or 0.0) if se == se else 0.01)
+    return "helps" if diff < -tol else "hurts" if diff > tol else "none"
+
+
+def longform_parts(contrastive: dict | None, longform: dict | None = None) -> list[tuple[str, str | None]]:
+    """Contrastive decoding vs greedy on rep-4 at the longest budget per corpus (notebook 07's headline), and the
+    self-distilled prose LM vs the teacher-forced one, both greedy (notebook 10's long-form headline)."""
     parts = []
     for corpus, row in (contrastive or {}).items():
         diff, se = row.get("contrastive_minus_greedy_rep_4"), row.get("contrastive_minus_greedy_rep_4_se")
-        if diff is None or diff != diff:
-            parts.append((f"{corpus}: contrastive vs greedy", None))
-            continue
-        tol = max(0.01, 2 * (se or 0.0))
-        result = "helps" if diff < -tol else "hurts" if diff > tol else "none"
-        parts.append((f"{corpus}: contrastive minus greedy rep-4 at {row.get('longest')} tokens {diff:+.3f} "
-                      f"(± {tol:.3f})", result))
+        result = _rep4_outcome(diff, se)
+        text = (f"{corpus}: contrastive minus greedy rep-4 at {row.get('longest')} tokens {diff:+.3f} (se {se:.3f})"
+                if result is not None else f"{corpus}: contrastive vs greedy")
+        parts.append((text, result))
     if not parts:
-        parts.append(("contrastive decoding", None))
-    parts.append(("self-distillation for LM generation (notebook 10, not built yet)", None))
+        parts.append(("contrastive decoding (notebook 07)", None))
+    effect = ((longform or {}).get("distill_effect") or {}).get("greedy", {}).get("rep_4")
+    if effect:
+        parts.append((f"prose: self-distilled minus TF rep-4, greedy, at {longform.get('longest')} tokens "
+                      f"{effect['diff']:+.3f} (se {effect['se']:.3f}, {effect['n']} prompts)",
+                      _rep4_outcome(effect["diff"], effect["se"])))
+    else:
+        parts.append(("self-distillation for long-form generation (notebook 10's long-form study)", None))
     return parts
 
 
@@ -147,9 +158,10 @@ def default_parts(lengths: dict | None) -> list[tuple[str, str | None]]:
     return parts or [("scheduled sampling vs teacher forcing", None)]
 
 
-def guide(lengths: dict | None, beam: dict | None, contrastive: dict | None) -> pd.DataFrame:
+def guide(lengths: dict | None, beam: dict | None, contrastive: dict | None,
+          longform: dict | None = None) -> pd.DataFrame:
     """One row per claim: situation, approach, verdict, and the evidence (each part with its outcome)."""
-    all_parts = (short_parts(lengths), long_parts(lengths), nmt_parts(beam), longform_parts(contrastive),
+    all_parts = (short_parts(lengths), long_parts(lengths), nmt_parts(beam), longform_parts(contrastive, longform),
                  default_parts(lengths))
     rows = []
     for (situation, approach), parts in zip(ROWS, all_parts):

@@ -265,3 +265,14 @@ def decision_table(frame: pd.DataFrame) -> plt.Figure:
             table[i, j].set_facecolor(VERDICT_COLOURS.get(verdict, "white"))
     ax.set_title("The decision guide, judged by this run's measurements", fontsize=10)
     return fig
+
+
+def hallucination_by_beam(scores: pd.DataFrame) -> plt.Figure:
+    """BLEU and hallucination rate against beam size (1 = greedy), one line per model and domain."""
+    long = scores.melt(id_vars=["model", "domain", "beam"], value_vars=["bleu", "hallucination_rate"],
+                       var_name="metric", value_name="value")
+    grid = sns.relplot(data=long, kind="line", x="beam", y="value", hue="model", style="domain", col="metric",
+                       marker="o", height=3.0, aspect=1.3, facet_kws={"sharey": False})
+    grid.set_axis_labels("beam size (1 = greedy; no length penalty)", "")
+    grid.figure.suptitle("Translation in and out of domain: BLEU and hallucination rate by beam size", y=1.04)
+    return grid.figure

@@ -71,6 +71,11 @@ def test_nmt_and_longform_rows_follow_notebooks_06_and_07():
     # Contrastive cuts repetition, but self-distillation for LM generation has no measurement: partly at best.
     assert _verdicts(contrastive=_contrastive())["long-form LM generation"] == dg.PARTLY
     assert _verdicts(contrastive=_contrastive(diff=0.3))["long-form LM generation"] == dg.NOT_SUPPORTED
+    longform = {"longest": 96, "distill_effect": {"greedy": {"rep_4": {"diff": -0.05, "se": 0.01, "n": 100}}}}
+    frame = dg.guide(None, None, _contrastive(), longform)
+    assert frame.iloc[3]["verdict"] == dg.SUPPORTED and "self-distilled minus TF rep-4" in frame.iloc[3]["evidence"]
+    longform["distill_effect"]["greedy"]["rep_4"]["diff"] = -0.01  # within two standard errors
+    assert dg.guide(None, None, _contrastive(), longform).iloc[3]["verdict"] == dg.PARTLY
 
 
 def test_default_row_reads_the_overall_verdict_of_scheduled_sampling():

@@ -3,15 +3,13 @@ prompts, padded prompt batches decode as each prompt alone, beam reorder, every 
 strategy runs on it; held-out verses, windows, prompts and the cached smoke-profile expert/amateur."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 import torch
 
 from seqgap_lab import lm
 from seqgap_lab.config import ConfigError, DecodeConfig, ModelConfig, TrainConfig
-from seqgap_lab.data import corpora, sword
+from seqgap_lab.data import corpora
 from seqgap_lab.data.batching import collate, pad
 from seqgap_lab.data.tokenize import BOS, EOS, PAD
 from seqgap_lab.decoding import decode, decode_sequences
@@ -219,34 +217,7 @@ def test_profiles_build_valid_configs_and_the_expert_is_larger():
 
 # --- corpus-backed: the checkout's prepared corpora, read only; tokenizers/checkpoints go to tmp ---------
 
-CHECKOUT_CORPORA = Path(__file__).resolve().parents[1] / "data" / "corpora"
-
-
-@pytest.fixture(scope="module")
-def corpus_root(tmp_path_factory):
-    """A folder holding prepared corpora: the checkout's (linked, read only) or, failing that, prepared once."""
-    needed = ("bible", "prose", "code")
-    if all((CHECKOUT_CORPORA / n / "manifest.json").is_file() for n in needed):
-        return CHECKOUT_CORPORA
-    missing = sword.missing_modules(("spaRV1909eb", "engWEB2015eb"))
-    if missing:
-        pytest.skip(f"SWORD modules {missing} not installed (`make system-deps`) and {CHECKOUT_CORPORA} not prepared")
-    root = tmp_path_factory.mktemp("lm-corpora")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SEQGAP_DATA_DIR", str(root))
-        for name in needed:
-            corpora.prepare(name, progress=False)
-    return root / "corpora"
-
-
-@pytest.fixture
-def data_dir(corpus_root, tmp_path, monkeypatch):
-    """This test's own data dir, its corpora/ a link to the prepared ones."""
-    root = tmp_path / "lmdata"
-    root.mkdir()
-    os.symlink(corpus_root, root / "corpora")
-    monkeypatch.setenv("SEQGAP_DATA_DIR", str(root))
-    return root
+from lm_corpora import corpus_root, data_dir  # noqa: E402,F401 (pytest fixtures, shared with the app tests)
 
 
 def test_prose_training_text_holds_no_bible_dev_or_test_verse(data_dir):
