@@ -31,6 +31,8 @@ PY := $(ENV_DIR)/bin/python
 
 # Debian packages the real corpora are read from (Bible text in SWORD modules; see README, Data).
 SWORD_PKGS := sword-text-sparv sword-text-web sword-text-kjv
+# Debian packages the synthesized speech corpus needs (espeak-ng speaks the transcripts).
+SPEECH_PKGS := espeak-ng
 
 .PHONY: help system-deps setup data test report bench clean
 
@@ -60,11 +62,11 @@ $(STAMP): pyproject.toml | $(ENV_DEP)
 	$(PY) -m pip install -e ".[dev]"
 	@touch $@
 
-# Cheap when the packages are there (three `dpkg -s`); never fails the build: without root or
+# Cheap when the packages are there (four `dpkg -s`); never fails the build: without root or
 # passwordless sudo (or off Debian) it prints what to install and the real-data corpora are skipped.
-system-deps:  ## install the Debian packages of the real corpora (apt-get as root or via sudo -n)
+system-deps:  ## install the Debian packages of the real corpora and espeak-ng (apt-get as root or via sudo -n)
 	@missing=""; \
-	for pkg in $(SWORD_PKGS); do dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	for pkg in $(SWORD_PKGS) $(SPEECH_PKGS); do dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null 2>&1; then \
 	  echo "==> note: no apt-get here; the real corpora need the Debian packages$$missing (or bring your own corpus: README, Data)"; exit 0; \

@@ -41,7 +41,9 @@ def _add_data_parser(sub) -> None:
     d = sub.add_parser("data", help="prepare the real corpora under data/corpora/ (bible, modernize, code, prose)")
     dsub = d.add_subparsers(dest="data_command", required=True)
     dp = dsub.add_parser("prepare", help="prepare a corpus (skipped when already prepared), print counts and sizes")
-    dp.add_argument("name", nargs="?", default="all", help="bible | modernize | code | prose | all (default: all)")
+    dp.add_argument("name", nargs="?", default="all",
+                    help="bible | modernize | code | prose | all (default: all) | speech (synthesized; not in all)")
+    dp.add_argument("--profile", default="default", help="speech only: smoke | default | full (corpus size)")
     mode = dp.add_mutually_exclusive_group()
     mode.add_argument("--force", action="store_true", help="rebuild even if already prepared")
     mode.add_argument("--if-missing", action="store_true",
@@ -99,6 +101,8 @@ def _data(args) -> int:
     from seqgap_lab.data import corpora
     from seqgap_lab.data.byo import CorpusFormatError
 
+    if args.name == "speech":
+        return _data_speech(args)
     names = corpora.CORPORA if args.name == "all" else (args.name,)
     for name in names:
         was_ready = corpora.available(name) if name in corpora.CORPORA else False
@@ -122,6 +126,27 @@ def _data(args) -> int:
                  else f"prepared in {time.perf_counter() - start:.1f} s")
         print(f"{name}: {counts} {unit}; {entry['total_bytes'] / 1e6:.1f} MB in "
               f"{corpora.corpus_dir(name)} ({state})")
+    return 0
+
+
+def _data_speech(args) -> int:
+    """Synthesize the speech corpus of a profile; missing espeak-ng (or prose sources) is reported like a missing corpus."""
+    from seqgap_lab.data import speech
+    from seqgap_lab.data.builders import CorpusUnavailable
+    from seqgap_lab.data.speech_config import SpeechConfig
+
+    config = SpeechConfig(profile=check_profile(args.profile))
+    was_ready, start = speech.available(config), time.perf_counter()
+    if args.if_missing and was_ready:
+        return 0
+    try:
+        corpus = speech.ensure(config, force=args.force)
+    except CorpusUnavailable as exc:  # espeak-ng, or the SWORD package of the prose phrases, missing
+        print(f"seqgap-lab data: {'skipping speech' if args.if_missing else 'error'}: {exc}", file=sys.stderr)
+        return 0 if args.if_missing else 2
+    counts = " | ".join(f"{s} {n:,}" for s, n in config.split_counts().items())
+    state = "already prepared" if was_ready and not args.force else f"prepared in {time.perf_counter() - start:.1f} s"
+    print(f"speech ({config.profile}): {counts} utterances in {corpus.folder} ({state})")
     return 0
 
 
