@@ -9,7 +9,7 @@ import torch
 from seqgap_lab.config import ConfigError, check_int
 from seqgap_lab.data.tokenize import BOS, EOS, PAD
 from seqgap_lab.decoding.penalties import BeamScorer
-from seqgap_lab.decoding.processors import MinLength, Processor, apply_processors
+from seqgap_lab.decoding.processors import Processor, apply_processors
 from seqgap_lab.decoding.search import DecodeOutput
 from seqgap_lab.models.base import Seq2SeqModel
 
@@ -71,6 +71,34 @@ class _Live:
         return {} if self.src_mask is None else {"src_mask": self.src_mask[:, None, :]}
 
 
+def _chunk_size(v: int) -> int | None:
+    """A divisor of the vocabulary size in [16, 64] to cut rows into, or None (narrow or indivisible rows)."""
+    if v < 8 * 64:
+        return None
+    return next((c for c in range(64, 15, -1) if v % c == 0), None)
+
+
+def _top_candidates(raw: torch.Tensor, log_probs: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The n best expansions raw + log-prob of every sentence: raw (A, k), log_probs (A*k, V) -> values (A, n)
+    best first and their flat indices in [0, k*V), the values a topk over all k*V candidates gives.
+
+    Why chunks: a topk over k*V per step cost more than the log-softmax. Cut each row into chunks of c ids;
+    the n chunks with the best maxima hold at least n candidates >= the n-th best maximum, so they hold the
+    n best candidates: only their n*c candidates are ranked (ties may pick other, equal, candidates).
+    """
+    a, k = raw.shape
+    v = log_probs.shape[-1]
+    c = _chunk_size(v)
+    if c is None or n > k * (v // c):
+        return (raw.reshape(-1, 1) + log_probs).view(a, k * v).topk(n, dim=1)  # (A, n)
+    chunks = log_probs.view(a, k * (v // c), c)  # (A, k*V/c, c) chunk b of sentence a = beam b // (V/c)
+    offset = raw.repeat_interleave(v // c, dim=1)  # (A, k*V/c) raw of each chunk's beam
+    best = (offset + chunks.amax(-1)).topk(n, dim=1).indices  # (A, n) raw + max commutes: adding is monotone
+    cand = offset.gather(1, best)[..., None] + chunks.gather(1, best[..., None].expand(-1, -1, c))  # (A, n, c)
+    values, pos = cand.view(a, n * c).topk(n, dim=1)  # (A, n)
+    return values, best.gather(1, pos // c) * c + pos % c
+
+
 def _advance(live: _Live, fin: _Finished, active: torch.Tensor, log_probs: torch.Tensor, scorer: BeamScorer,
              t: int) -> tuple[_Live, torch.Tensor]:
     """One expansion: log_probs (A*k, V) -> the new live beams and their parent rows (A, k) in the flat batch.
@@ -80,8 +108,7 @@ def _advance(live: _Live, fin: _Finished, active: torch.Tensor, log_probs: torch
     """
     a, k = live.raw.shape
     v = log_probs.shape[-1]
-    cand = (live.raw.reshape(-1, 1) + log_probs).view(a, k * v)  # (A, k*V)
-    values, idx = cand.topk(min(2 * k, k * v), dim=1)  # (A, 2k) best first
+    values, idx = _top_candidates(live.raw, log_probs, min(2 * k, k * v))  # (A, 2k) best first
     parent, token = idx // v, idx % v
     is_eos = token == EOS  # at most one per parent, so >= k candidates remain for the live beams
     rank = torch.arange(values.shape[1], device=values.device)
@@ -138,8 +165,9 @@ def beam_search(model: Seq2SeqModel, src: torch.Tensor, src_mask: torch.Tensor, 
     check_int("beam_search", "beam_size", beam_size, 1, 1000)
     check_int("beam_search", "num_return", num_return, 1, beam_size)
     check_int("beam_search", "max_len", max_len, 1)
+    check_int("beam_search", "min_len", min_len, 0)
     scorer = scorer or BeamScorer(alpha, length_penalty)
-    chain = list(processors) + ([MinLength(min_len)] if min_len else [])
+    chain = list(processors)
     b, k = src.shape[0], beam_size
     state, live = _start(model, src, src_mask, k, max_len, scorer)
     fin = _Finished(b, k, max_len, src.device)
@@ -149,6 +177,8 @@ def beam_search(model: Seq2SeqModel, src: torch.Tensor, src_mask: torch.Tensor, 
         log_probs = logits.float().log_softmax(-1)  # (A*k, V)
         if chain:
             log_probs = apply_processors(chain, log_probs, live.tokens.flatten(0, 1)[:, :t])
+        if t < min_len - 1:  # MinLength(min_len) after the chain, in place: log_probs is this loop's own tensor
+            log_probs[:, EOS] = NEG_INF
         if live.coverage is not None:
             live.coverage = live.coverage + state["attention"].float()  # (A*k, S)
         live, rows = _advance(live, fin, active, log_probs, scorer, t)

@@ -12,6 +12,8 @@ from seqgap_lab.data.tokenize import PAD
 def _index(value, idx: torch.Tensor, dim: int):
     if value is None:
         return None
+    if hasattr(value, "reorder_rows"):  # a cache that reorders itself (models.kvcache.BeamKV)
+        return value.reorder_rows(idx)
     if isinstance(value, torch.Tensor):
         return value.index_select(dim, idx)
     return type(value)(_index(v, idx, dim) for v in value)

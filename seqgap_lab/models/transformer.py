@@ -9,6 +9,7 @@ from torch import nn
 
 from seqgap_lab.config import ModelConfig
 from seqgap_lab.models.base import DecoderState, Seq2SeqModel
+from seqgap_lab.models.kvcache import BeamKV
 
 
 def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
@@ -76,6 +77,23 @@ class Attention(nn.Module):
         weights = probs.mean(1).reshape(n, 1, -1) if need_weights else None  # (N, 1, S)
         return self.out(y), weights
 
+    def attend_beams(self, x: torch.Tensor, cache: BeamKV, layer: int, bias: torch.Tensor | None) -> torch.Tensor:
+        """Self-attention of one new token per row x (N, 1, D) over its own tokens so far, through a BeamKV
+        already advanced to this step (it stores x's keys/values); bias from cache.bias -> (N, 1, D)."""
+        n, g = x.shape[0], cache.g
+        heads = lambda y: y.view(-1, g, self.h, self.dh).transpose(1, 2)  # noqa: E731 (N, 1, D) -> (G, H, g, dh)
+        k, v = self.kv(x).chunk(2, dim=-1)
+        keys, values = cache.write(layer, heads(k), heads(v))  # (G, H, (t+1)*g, dh)
+        # scaling q, not the scores: g*dh numbers per group instead of g*(t+1)*g
+        scores = heads(self.q(x) * (1.0 / math.sqrt(self.dh))) @ keys.transpose(-2, -1)  # (G, H, g, (t+1)*g)
+        if bias is not None:
+            scores += bias
+        probs = scores.softmax(-1)
+        if self.training:
+            probs = F.dropout(probs, self.dropout)
+        y = (probs @ values).transpose(1, 2).reshape(n, 1, -1)  # (G, H, g, dh) -> (N, 1, D)
+        return self.out(y)
+
 
 class FeedForward(nn.Sequential):
     """Position-wise FFN with GELU."""
@@ -127,18 +145,28 @@ class DecoderLayer(nn.Module):
         return x, (k, v), weights
 
 
-    def step(self, x, cross_kv, src_mask, self_kv, per_source, rows, need_weights=False):
-        """One new token per row: x (N, 1, D); cross_kv per source (see Attention.attend_cached);
-        self_kv (N, H, t, dh) cached keys/values of earlier tokens, returned grown by one."""
+    def step(self, x, cross_kv, src_mask, self_kv, per_source, rows, need_weights=False, layer=0, bias=None):
+        """One new token per row: x (N, 1, D); cross_kv per source (see Attention.attend_cached). self_kv: a
+        BeamKV advanced to this step (written in place, returned as is; `layer`, `bias` see Attention.attend_beams)
+        or per-row (keys, values) (N, H, t, dh) of earlier tokens, returned grown by one (the path under autograd)."""
         h = self.ln1(x)
-        k, v = self.self_attn.keys_values(h)
-        k, v = torch.cat([self_kv[0], k], dim=2), torch.cat([self_kv[1], v], dim=2)  # (N, H, t+1, dh)
-        every = torch.ones(x.shape[0], k.shape[2], dtype=torch.bool, device=x.device)
-        x = x + self.drop(self.self_attn.attend_cached(h, k, v, every, 1)[0])
+        if isinstance(self_kv, BeamKV):
+            x = x + self.drop(self.self_attn.attend_beams(h, self_kv, layer, bias))
+        else:
+            k, v = self.self_attn.keys_values(h)
+            self_kv = torch.cat([self_kv[0], k], dim=2), torch.cat([self_kv[1], v], dim=2)  # (N, H, t+1, dh)
+            every = torch.ones(x.shape[0], self_kv[0].shape[2], dtype=torch.bool, device=x.device)
+            x = x + self.drop(self.self_attn.attend_cached(h, *self_kv, every, 1)[0])
         y, weights = self.cross_attn.attend_cached(self.ln2(x), *cross_kv, src_mask, per_source, rows, need_weights)
         x = x + self.drop(y)
         x = x + self.drop(self.ffn(self.ln3(x)))
-        return x, (k, v), weights
+        return x, self_kv, weights
+
+
+def _for_matmul(k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keys (B, H, S, dh) as the transposed view of a contiguous (B, H, dh, S) tensor, values contiguous:
+    q @ k.transpose(-2, -1) then multiplies contiguous operands, with no copy and a faster kernel."""
+    return k.transpose(-2, -1).contiguous().transpose(-2, -1), v.contiguous()
 
 
 class TransformerSeq2Seq(Seq2SeqModel):
@@ -185,13 +213,18 @@ class TransformerSeq2Seq(Seq2SeqModel):
         return self._logits(x)
 
     def init_state(self, memory, src_mask, beam=1):
-        """Cross-attention keys/values are computed once per source here (shared by its beams);
-        self-attention caches start empty."""
-        cross = tuple(layer.cross_attn.keys_values(memory) for layer in self.decoder)  # per source
+        """Cross-attention keys/values are computed once per source here (shared by its beams, contiguous so
+        every step's matmul reads them without a copy); self-attention caches start empty: a BeamKV without
+        autograd, per-row tensors grown by torch.cat with it (in-place writes would break backward)."""
+        cross = tuple(_for_matmul(*layer.cross_attn.keys_values(memory)) for layer in self.decoder)
         rows = torch.arange(memory.shape[0], device=memory.device).repeat_interleave(beam)  # (B*beam,)
         b, h, dh = rows.shape[0], self.config.num_heads, self.config.d_model // self.config.num_heads
-        empty = memory.new_zeros(b, h, 0, dh)
-        selfkv = tuple((empty, empty) for _ in self.decoder)
+        if torch.is_grad_enabled():
+            empty = memory.new_zeros(b, h, 0, dh)
+            selfkv = tuple((empty, empty) for _ in self.decoder)
+        else:
+            capacity = min(128, self.config.max_positions)
+            selfkv = BeamKV.empty(len(self.decoder), memory.shape[0], beam, h, dh, memory, capacity)
         tensors = {"src_mask": self.repeat_beam(src_mask, beam), "self": selfkv, "attention": None}
         return DecoderState(tensors, 0, {"cross": cross, "src_mask": src_mask}, rows)
 
@@ -199,13 +232,21 @@ class TransformerSeq2Seq(Seq2SeqModel):
         """prev_tokens (B,) -> logits (B, V); the state's caches grow by one position."""
         x = self._embed(prev_tokens[:, None], offset=state.step)  # (B, 1, D)
         per_source = state.beams_per_source()
+        cache, bias = state["self"], None
+        if isinstance(cache, BeamKV):
+            if torch.is_grad_enabled():  # autograd needs the out-of-place path: per-row copies from here on
+                cache = cache.per_row()
+            else:
+                cache = cache.advanced()
+                bias = cache.bias(x.dtype)  # (G, 1, g, (t+1)*g), shared by every layer
         new_self, weights = [], None
         for i, layer in enumerate(self.decoder):
             last = i == len(self.decoder) - 1
-            x, kv, w = layer.step(x, state.shared["cross"][i], state.shared["src_mask"], state["self"][i],
-                                  per_source, state.rows, need_weights=need_weights and last)
+            kv = cache if isinstance(cache, BeamKV) else cache[i]
+            x, kv, w = layer.step(x, state.shared["cross"][i], state.shared["src_mask"], kv, per_source,
+                                  state.rows, need_weights=need_weights and last, layer=i, bias=bias)
             new_self.append(kv)
             weights = w if w is not None else weights
-        tensors = dict(state.tensors, self=tuple(new_self))
+        tensors = dict(state.tensors, self=cache if isinstance(cache, BeamKV) else tuple(new_self))
         tensors["attention"] = None if weights is None else weights[:, 0]  # (B, S) last layer, head mean
         return self._logits(x)[:, 0], DecoderState(tensors, state.step + 1, state.shared, state.rows)
