@@ -138,16 +138,6 @@ def headline(run: app_runs.AppRun) -> dict:
             "parse_curves": app_runs.curves(m, "parse_rate"), "distill_effect": effects}
 
 
-def _listing(cells: dict, key: str) -> str:
-    """'decoding value[ ± sd]; ...' for one strategy."""
-    out = []
-    for label, r in cells.items():
-        if key in r and r[key] == r[key]:
-            sd = r.get(f"{key}_sd")
-            out.append(f"{label} {r[key]:.3f}" + (f" ± {sd:.3f}" if sd is not None and sd == sd else ""))
-    return "; ".join(out)
-
-
 def takeaway(head: dict) -> str:
     """The code study's takeaway as Markdown, every number read from `head` (see headline())."""
     L, ref = head["longest"], head["reference"]
@@ -157,11 +147,11 @@ def takeaway(head: dict) -> str:
              "unfinished block allowed). Self-distilled vs TF is called higher or lower only when the paired "
              "per-prompt difference exceeds two standard errors (and 0.01)."]
     for strategy, cells in head["cells"].items():
-        lines.append(f"- **{strategy}**, {L} tokens, parse rate: {_listing(cells, 'parse_rate')}; over completions "
-                     f"with a complete line: {_listing(cells, 'parse_rate_checked')}; share without one (judged by "
-                     f"the prompt alone): {_listing(cells, 'unchecked_share')}; empty (<eos> first): "
-                     f"{_listing(cells, 'empty_share')}; rep-4: {_listing(cells, 'rep_4')}; coherent words: "
-                     f"{_listing(cells, 'coherent_words')}.")
+        lines.append(f"- **{strategy}**, {L} tokens, parse rate: {app_runs.listing(cells, 'parse_rate')}; over completions "
+                     f"with a complete line: {app_runs.listing(cells, 'parse_rate_checked')}; share without one (judged by "
+                     f"the prompt alone): {app_runs.listing(cells, 'unchecked_share')}; empty (<eos> first): "
+                     f"{app_runs.listing(cells, 'empty_share')}; rep-4: {app_runs.listing(cells, 'rep_4')}; coherent words: "
+                     f"{app_runs.listing(cells, 'coherent_words')}.")
     if ref:
         lines.append(f"- The human body cut at {L} tokens parses at {ref['parse_rate']:.3f} "
                      f"(rep-4 {ref['rep_4']:.3f}).")

@@ -162,16 +162,6 @@ def headline(run: app_runs.AppRun) -> dict:
             "distill_effect": effects, "vs_reference": vs_ref}
 
 
-def _listing(cells: dict, key: str) -> str:
-    """'decoding value[ ± sd]; ...' for one strategy."""
-    out = []
-    for label, r in cells.items():
-        if key in r and r[key] == r[key]:
-            sd = r.get(f"{key}_sd")
-            out.append(f"{label} {r[key]:.3f}" + (f" ± {sd:.3f}" if sd is not None and sd == sd else ""))
-    return "; ".join(out)
-
-
 def takeaway(head: dict) -> str:
     """The long-form study's takeaway as Markdown, every number read from `head` (see headline())."""
     L, ref, W = head["longest"], head["reference"], head["window_words"]
@@ -181,11 +171,11 @@ def takeaway(head: dict) -> str:
              f"{W}-word window of the continuation; drift = its fall over the windows. A paired per-prompt "
              "difference is called higher or lower only beyond two standard errors (and 0.01)."]
     for strategy, cells in head["cells"].items():
-        lines.append(f"- **{strategy}**, {L} tokens: rep-2 {_listing(cells, 'rep_2')}; rep-4 "
-                     f"{_listing(cells, 'rep_4')}; diversity {_listing(cells, 'diversity')}; topic similarity of "
-                     f"the first window {_listing(cells, 'topic_sim_first')}, of the last "
-                     f"{_listing(cells, 'topic_sim_last')} (over the generations with a full window; their share "
-                     f"{_listing(cells, 'windowed_share')}).")
+        lines.append(f"- **{strategy}**, {L} tokens: rep-2 {app_runs.listing(cells, 'rep_2')}; rep-4 "
+                     f"{app_runs.listing(cells, 'rep_4')}; diversity {app_runs.listing(cells, 'diversity')}; topic similarity of "
+                     f"the first window {app_runs.listing(cells, 'topic_sim_first')}, of the last "
+                     f"{app_runs.listing(cells, 'topic_sim_last')} (over the generations with a full window; their share "
+                     f"{app_runs.listing(cells, 'windowed_share')}).")
     if ref:
         lines.append(f"- Human reference at {L} tokens: rep-4 {ref['rep_4']:.3f}, diversity {ref['diversity']:.3f}, "
                      f"topic similarity first {ref['topic_sim_first']:.3f} -> last {ref['topic_sim_last']:.3f}.")

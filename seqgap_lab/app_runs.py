@@ -165,6 +165,17 @@ def ordered(table: dict) -> dict:
     return sort({s: sort(d) for s, d in table.items()})
 
 
+def listing(cells: dict, key: str) -> str:
+    """'decoding value[ ± sd]; ...' for one strategy (NaN, or None as read back from summary.json, left out)."""
+    out = []
+    for label, r in cells.items():
+        value = r.get(key)
+        if value is not None and value == value:
+            sd = r.get(f"{key}_sd")
+            out.append(f"{label} {value:.3f}" + (f" ± {sd:.3f}" if sd is not None and sd == sd else ""))
+    return "; ".join(out)
+
+
 def compare(effect: dict, min_delta: float = 0.01) -> str:
     """'lower' / 'higher' only past two standard errors over prompts (contrastive_study's rule)."""
     return cs.compare(effect["diff"], effect["se"], min_delta)

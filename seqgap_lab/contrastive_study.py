@@ -291,9 +291,11 @@ def headline(tables: ContrastiveTables, weight_effects: dict | None = None) -> d
 
 
 def compare(diff: float, se: float, min_delta: float = 0.01) -> str:
-    """'lower' / 'higher' only past two standard errors of a paired difference (and min_delta)."""
+    """'lower' / 'higher' only past two standard errors of a paired difference (and min_delta); None (a NaN
+    read back from summary.json) counts as NaN."""
+    se = float("nan") if se is None else se
     tol = max(min_delta, 2 * se) if se == se else min_delta
-    if diff != diff:
+    if diff is None or diff != diff:
         return "could not be compared"
     word = "lower" if diff < -tol else "higher" if diff > tol else "no clear difference"
     return f"{word} ({diff:+.3f}, noise ±{tol:.3f})"
