@@ -250,3 +250,52 @@ def _check_10(summary: dict) -> None:
 
 CHECKS["10_applications"] = _check_10
 NEEDS_CORPUS["10_applications"] = "bible"
+
+
+def _check_11(summary: dict) -> None:
+    models = {"ctc", "transducer", "attention_tf", "attention_ss"}
+    assert set(summary["cer"]) == models and set(summary["seconds_per_utterance"]) == models
+    for model, per_decoding in summary["cer"].items():
+        assert set(per_decoding) == {"greedy", "beam"}
+        for decoding, buckets in per_decoding.items():
+            assert set(buckets) == {"short", "medium", "long"}
+            assert all(v is None or v >= 0.0 for v in buckets.values()), (model, decoding, buckets)
+        assert all(v > 0 for v in summary["seconds_per_utterance"][model].values())
+    assert summary["transducer_beam_subset"] == 2
+    assert all(n <= 2 for n in summary["utterances"]["transducer"]["beam"].values())
+    exposure = summary["exposure"]
+    assert set(exposure) == models and "gap" not in exposure["ctc"]["long"]
+    for model in ("attention_tf", "attention_ss", "transducer"):
+        for row in exposure[model].values():
+            assert 0.0 <= row["tf_error"] <= 1.0 and 0.0 <= row["fr_error"] <= 1.0
+    verdicts = summary["verdicts"]
+    assert verdicts["ss_vs_tf_long"] in ("helps", "hurts", "makes no clear difference")
+    assert verdicts["ctc_error_along_long_utterances"] in ("grows", "falls", "is flat")
+    assert summary["ctc_weight_attention"] == 0.3 and summary["ss_schedule"]["name"] == "linear"
+    assert len(summary["examples"]) == 2 and summary["seeds"] == [0]
+    assert 0 < summary["peak_ram_mb"] < 4096
+
+
+CHECKS["11_speech_ctc_vs_transducer"] = _check_11
+
+
+def _speech_available() -> None:
+    """Skip, saying why, on a machine without espeak-ng (the corpus is synthesized with it)."""
+    from seqgap_lab.data.speech_synth import check_espeak
+    try:
+        check_espeak()
+    except CorpusUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+NEEDS_ESPEAK = {"11_speech_ctc_vs_transducer"}
+NEEDS_CORPUS["11_speech_ctc_vs_transducer"] = "prose"  # the transcripts are phrases cut from the prose corpus
+
+
+@pytest.fixture(autouse=True)
+def _skip_speech_without_espeak(request):
+    """A speech notebook on a machine without espeak-ng: skip with the install hint, do not fail."""
+    callspec = getattr(request.node, "callspec", None)
+    path = callspec.params.get("path") if callspec else None
+    if path is not None and path.stem in NEEDS_ESPEAK:
+        _speech_available()
