@@ -18,7 +18,7 @@ KEY_FIGURES = {"01_error_compounding": "per_position_error", "02_nmt_long_senten
                "03_scheduled_sampling": "grid", "04_minimum_risk_training": "reverse_cells",
                "05_self_distillation": "greedy_vs_beam", "06_beam_search_length_penalty": "nmt_beam_size",
                "07_contrastive_decoding": "metrics_by_length", "08_strategies_across_lengths": "synthetic_exact_match",
-               "09_decision_guide": "decision_guide", "11_speech_ctc_vs_transducer": "cer_by_length"}
+               "09_decision_guide": "decision_guide", "11_speech_ctc_vs_transducer": "cer_by_bucket"}
 META_KEYS = ("profile", "device", "seeds", "elapsed_s", "peak_ram_mb", "peak_gpu_mb", "key_figure")
 MAX_LINES = 14  # headline lines shown per notebook; the rest stay in its summary.json
 
