@@ -23,7 +23,7 @@ import pandas as pd
 
 from seqgap_lab import app_runs, lm
 from seqgap_lab import contrastive_study as cs
-from seqgap_lab.config import ConfigError, check_int, check_profile
+from seqgap_lab.config import check_int, check_profile
 from seqgap_lab.data import corpora
 
 # budgets: completion lengths in LM tokens (max_len); prompts have <= window - max(budgets) tokens.
@@ -93,13 +93,7 @@ def load_pair(profile: str, models: dict, seed: int = 0, device=None, num_prompt
     check_int("app_code", "num_prompts", num, 1)
     amateur = lm.trained_lm("code", "amateur", profile, seed, device, progress)
     found = function_prompts(corpora.load_code("test"))
-    sizes = [len(ids) for ids in expert.vocab.encode_batch([p.prompt for p in found])]
-    fit = [p for p, n in zip(found, sizes) if 0 < n <= expert.window - max(budgets)]
-    if len(fit) < min(num, 2):
-        raise ConfigError(f"app_code.num_prompts = {num} is not allowed: only {len(fit)} test functions with a "
-                          f"docstring have <= {expert.window - max(budgets)} prompt tokens (window - longest budget)")
-    fit = app_runs.subset(fit, num, seed=0)
-    return cs.LMPair("code", expert, amateur, fit, expert.vocab.encode_batch([p.prompt for p in fit]))
+    return app_runs.fitting_pair("app_code", "code", expert, amateur, found, budgets, num, "functions with a docstring")
 
 
 def run_study(profile: str = "default", seed: int = 0, device=None, num_prompts: int = 0, budgets=None,

@@ -22,7 +22,7 @@ import pandas as pd
 
 from seqgap_lab import app_runs, lm
 from seqgap_lab import contrastive_study as cs
-from seqgap_lab.config import ConfigError, check_int, check_profile
+from seqgap_lab.config import check_int, check_profile
 from seqgap_lab.data import corpora
 from seqgap_lab.metrics.topic_drift import TopicVectors
 
@@ -61,13 +61,7 @@ def load_pair(profile: str, models: dict, seed: int = 0, device=None, num_prompt
     amateur = lm.trained_lm("prose", "amateur", profile, seed, device, progress)
     found = passage_prompts(corpora.load_prose("test"), corpora.load_refs("prose", "test"),
                             min_rest=spec["window_words"])
-    sizes = [len(ids) for ids in expert.vocab.encode_batch([p.prompt for p in found])]
-    fit = [p for p, n in zip(found, sizes) if 0 < n <= expert.window - max(budgets)]
-    if len(fit) < min(num, 2):
-        raise ConfigError(f"app_longform.num_prompts = {num} is not allowed: only {len(fit)} test passages have "
-                          f"<= {expert.window - max(budgets)} prompt tokens (window - longest budget)")
-    fit = app_runs.subset(fit, num, seed=0)
-    return cs.LMPair("prose", expert, amateur, fit, expert.vocab.encode_batch([p.prompt for p in fit]))
+    return app_runs.fitting_pair("app_longform", "prose", expert, amateur, found, budgets, num, "passages")
 
 
 def add_drift(generations: pd.DataFrame, prompts: list[str], topics: TopicVectors, window: int) -> pd.DataFrame:

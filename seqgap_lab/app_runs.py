@@ -67,6 +67,19 @@ def subset(items: list, num: int, seed: int = 0) -> list:
     return [items[i] for i in sorted(np.random.default_rng(seed).choice(len(items), num, replace=False))]
 
 
+def fitting_pair(owner: str, corpus: str, expert: lm.LMRun, amateur: lm.LMRun, found: list, budgets: list[int],
+                 num: int, what: str) -> cs.LMPair:
+    """The pair with a seeded subset of `num` prompts whose tokens + the longest budget fit the LM window."""
+    room = expert.window - max(budgets)
+    sizes = [len(ids) for ids in expert.vocab.encode_batch([p.prompt for p in found])]
+    fit = [p for p, n in zip(found, sizes) if 0 < n <= room]
+    if len(fit) < min(num, 2):
+        raise ConfigError(f"{owner}.num_prompts = {num} is not allowed: only {len(fit)} test {what} have <= {room} "
+                          "prompt tokens (window - longest budget)")
+    fit = subset(fit, num, seed=0)
+    return cs.LMPair(corpus, expert, amateur, fit, expert.vocab.encode_batch([p.prompt for p in fit]))
+
+
 def grid_key(pair: cs.LMPair, models: dict, budgets: list[int], seeds: list[int]) -> dict:
     """What identifies a grid's generations: every checkpoint's bytes, the prompts, budgets, seeds, decodings."""
     sha = lambda run: hashlib.sha256(run.checkpoint.read_bytes()).hexdigest()
