@@ -27,7 +27,7 @@ from seqgap_lab.models.speech_encoder import SpeechModelConfig
 from seqgap_lab.models.transducer import TransducerModel
 from seqgap_lab.runtime import autocast, seed_everything
 from seqgap_lab.strategies import get_strategy
-from seqgap_lab.train import lr_factor
+from seqgap_lab.train import make_optimizer, optimizer_step
 
 Callback = Callable[[int, dict], None]
 _MODELS = {"ctc": CTCModel, "attention": SpeechAttentionSeq2Seq, "transducer": TransducerModel}
@@ -60,24 +60,6 @@ def _loss_fn(model, config: TrainConfig):
     return joint, f"{strategy.name}+ctc{weight:g}"
 
 
-def _optimizer(model, config: TrainConfig):
-    """AdamW with train.py's schedule: linear warmup, then cosine decay to 0.1."""
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, config.warmup_steps, config.steps))
-
-
-def _update(model, loss: torch.Tensor, opt, sched, config: TrainConfig, step: int) -> float:
-    """One optimiser step with clipping; a non-finite loss stops training with a hint."""
-    if not torch.isfinite(loss):
-        raise FloatingPointError(f"loss became {float(loss.detach())} at step {step}; lower TrainConfig.lr={config.lr}")
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or float("inf"))
-    opt.step()
-    sched.step()
-    return float(grad_norm)
-
-
 def train_speech(model, train_pairs: Sequence[SpeechPair], config: TrainConfig, device: torch.device,
                  callbacks: Sequence[Callback] = (), progress: bool = True,
                  time_budget_s: float | None = None) -> pd.DataFrame:
@@ -86,7 +68,7 @@ def train_speech(model, train_pairs: Sequence[SpeechPair], config: TrainConfig, 
     seed_everything(config.seed)
     loss_fn, name = _loss_fn(model, config)
     model.to(device).train()
-    opt, sched = _optimizer(model, config)
+    opt, sched = make_optimizer(model, config)
     batches = infinite_speech_batches(train_pairs, config.batch_size, config.seed)
     history, window, start, paused = [], [], time.perf_counter(), 0.0
     bar = tqdm(range(config.steps), desc=f"train speech {model.kind}/{name}", disable=not progress, leave=False)
@@ -94,7 +76,7 @@ def train_speech(model, train_pairs: Sequence[SpeechPair], config: TrainConfig, 
         batch = next(batches).to(device)
         with autocast(device):
             loss, logs = loss_fn(batch, step)
-        grad_norm = _update(model, loss, opt, sched, config, step)
+        grad_norm = optimizer_step(model, loss, opt, sched, config, step)
         window.append({"loss": float(loss.detach()), **{k: float(v) for k, v in logs.items()}})
         elapsed = time.perf_counter() - start - paused  # training time: callbacks (evaluation) excluded
         out_of_time = time_budget_s is not None and elapsed >= time_budget_s

@@ -46,6 +46,24 @@ def evaluate_loss(model: Seq2SeqModel, pairs: Sequence, device: torch.device, ba
     return {"dev_loss": total / tokens, "dev_token_acc": correct / tokens}
 
 
+def make_optimizer(model: torch.nn.Module, config: TrainConfig):
+    """AdamW and its schedule (linear warmup, then cosine decay to 0.1; lr_factor), shared by every training loop."""
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, config.warmup_steps, config.steps))
+
+
+def optimizer_step(model: torch.nn.Module, loss: torch.Tensor, opt, sched, config: TrainConfig, step: int) -> float:
+    """One optimiser step with gradient clipping; a non-finite loss stops training with a hint. Returns the grad norm."""
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss became {float(loss.detach())} at step {step}; lower TrainConfig.lr={config.lr}")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or float("inf"))
+    opt.step()
+    sched.step()
+    return float(grad_norm)
+
+
 def train(model: Seq2SeqModel, train_pairs: Sequence, config: TrainConfig, device: torch.device,
           dev_pairs: Sequence | None = None, strategy: Strategy | None = None,
           callbacks: Sequence[Callback] = (), progress: bool = True) -> pd.DataFrame:
@@ -55,8 +73,7 @@ def train(model: Seq2SeqModel, train_pairs: Sequence, config: TrainConfig, devic
     strategy = strategy or get_strategy(config.strategy, label_smoothing=config.label_smoothing,
                                         **config.strategy_args)
     model.to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, config.warmup_steps, config.steps))
+    opt, sched = make_optimizer(model, config)
     batches = infinite_batches(train_pairs, config.batch_size, config.seed)
     history, window = [], _Window()
     bar = tqdm(range(config.steps), desc=f"train {model.kind}/{strategy.name}", disable=not progress, leave=False)
@@ -64,16 +81,10 @@ def train(model: Seq2SeqModel, train_pairs: Sequence, config: TrainConfig, devic
         batch = next(batches).to(device)
         with autocast(device):
             loss, logs = strategy.loss(model, batch, step)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {float(loss)} at step {step}; lower TrainConfig.lr={config.lr}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or float("inf"))
-        opt.step()
-        sched.step()
+        grad_norm = optimizer_step(model, loss, opt, sched, config, step)
         window.add(float(loss.detach()), batch.num_tgt_tokens, logs)
         if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
-            row = window.flush(step + 1, sched.get_last_lr()[0], float(grad_norm))
+            row = window.flush(step + 1, sched.get_last_lr()[0], grad_norm)
             if dev_pairs is not None and step + 1 == config.steps:
                 row.update(evaluate_loss(model, dev_pairs, device))
             history.append(row)
