@@ -33,6 +33,8 @@ PY := $(ENV_DIR)/bin/python
 SWORD_PKGS := sword-text-sparv sword-text-web sword-text-kjv
 # Debian packages the synthesized speech corpus needs (espeak-ng speaks the transcripts).
 SPEECH_PKGS := espeak-ng
+# Debian's browser the browser tests drive through playwright (never `playwright install`: no download).
+BROWSER_PKGS := chromium
 
 .PHONY: help system-deps setup data test report bench clean
 
@@ -62,21 +64,21 @@ $(STAMP): pyproject.toml | $(ENV_DEP)
 	$(PY) -m pip install -e ".[dev]"
 	@touch $@
 
-# Cheap when the packages are there (four `dpkg -s`); never fails the build: without root or
-# passwordless sudo (or off Debian) it prints what to install and the real-data corpora are skipped.
-system-deps:  ## install the Debian packages of the real corpora and espeak-ng (apt-get as root or via sudo -n)
+# Cheap when the packages are there (five `dpkg -s`); never fails the build: without root or
+# passwordless sudo (or off Debian) it prints what to install; the real-data corpora and browser tests are skipped.
+system-deps:  ## install the Debian packages of the real corpora, espeak-ng and chromium (apt-get as root or via sudo -n)
 	@missing=""; \
-	for pkg in $(SWORD_PKGS) $(SPEECH_PKGS); do dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	for pkg in $(SWORD_PKGS) $(SPEECH_PKGS) $(BROWSER_PKGS); do dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null 2>&1; then \
 	  echo "==> note: no apt-get here; the real corpora need the Debian packages$$missing (or bring your own corpus: README, Data)"; exit 0; \
 	fi; \
 	if [ "$$(id -u)" = 0 ]; then sudo=""; \
 	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
-	else echo "==> note: missing$$missing and not root (no passwordless sudo): run 'sudo apt-get install -y$$missing' for the real corpora"; exit 0; fi; \
+	else echo "==> note: missing$$missing and not root (no passwordless sudo): run 'sudo apt-get install -y$$missing' for the real corpora and the browser tests"; exit 0; fi; \
 	echo "==> $${sudo:+$$sudo }apt-get update && $${sudo:+$$sudo }apt-get install -y$$missing"; \
 	if ! { $$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; }; then \
-	  echo "==> note: apt-get failed; the real corpora need$$missing (continuing without them)"; \
+	  echo "==> note: apt-get failed; the real corpora and the browser tests need$$missing (continuing without them)"; \
 	fi
 
 setup: system-deps $(STAMP)  ## create/refresh the environment (only when pyproject.toml changed)

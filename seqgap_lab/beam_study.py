@@ -13,6 +13,7 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ import torch
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
 from seqgap_lab import compounding, nmt, paths
-from seqgap_lab.cache import CacheError, atomic_write_json, config_hash
+from seqgap_lab.cache import CacheError, atomic_write_json, config_hash, file_lock
 from seqgap_lab.config import DecodeConfig, check_profile
 from seqgap_lab.data.batching import pad
 from seqgap_lab.data.tokenize import EOS
@@ -129,17 +130,25 @@ def cached_cell(model, sources: list[list[int]], setting: Setting, measure, key:
     full = {**key, "setting": asdict(setting), "max_len": [MAX_LEN_RATIO, MAX_LEN_EXTRA], "format": CELL_FORMAT}
     path = paths.data_dir() / "decodes" / f"beam-{config_hash(full)}.json"
     if path.exists():
-        try:
-            cell = json.loads(path.read_text())
-        except (OSError, ValueError):
-            raise CacheError(f"corrupt decode cache {path}; delete it to decode again") from None
-        if cell.get("key") != json.loads(json.dumps(full)):
-            raise CacheError(f"decode cache {path} was made for another cell; delete it to decode again")
-        return {**cell, "from_cache": True}
-    cell = {"key": full, **decode_setting(model, sources, setting, device)}
-    cell["metrics"] = measure(cell["ids"])
-    atomic_write_json(path, cell)
+        return _read_cell(path, full)
+    with file_lock(path, f"decoding {setting.label}"):
+        if path.exists():  # decoded by another process while this one waited
+            return _read_cell(path, full)
+        cell = {"key": full, **decode_setting(model, sources, setting, device)}
+        cell["metrics"] = measure(cell["ids"])
+        atomic_write_json(path, cell)
     return {**cell, "from_cache": False}
+
+
+def _read_cell(path: Path, full: dict) -> dict:
+    """A cached decode cell, checked to be whole and made for `full`; CacheError otherwise."""
+    try:
+        cell = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise CacheError(f"corrupt decode cache {path}; delete it to decode again") from None
+    if cell.get("key") != json.loads(json.dumps(full)):
+        raise CacheError(f"decode cache {path} was made for another cell; delete it to decode again")
+    return {**cell, "from_cache": True}
 
 
 @dataclass

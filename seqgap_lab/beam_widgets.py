@@ -26,7 +26,8 @@ def grid_values(tables: BeamTables) -> dict:
 
 
 def _allowed(name: str, value, choices: tuple) -> None:
-    if isinstance(value, bool) or value not in choices:
+    # 4.0 == 4: without the type check a float beam size would pass as the grid's integer one.
+    if isinstance(value, bool) or value not in choices or (isinstance(value, float) and name == "beam_size"):
         raise ConfigError(f"beam_explorer.{name} = {value!r} is not allowed: expected one of "
                           f"{' | '.join(f'{c:g}' if isinstance(c, float) else str(c) for c in choices)} "
                           "(the decoded grid)")
@@ -125,6 +126,11 @@ class _Explorer:
                                                 ("beam_size", self.values["beams"], beam_size))}
         self.numbers, self.examples, self.output = W.HTML(), W.HTML(), W.Output()
         self.box = W.VBox([W.HBox([self.dropdown, *self.sliders.values()]), self.numbers, self.output, self.examples])
+        # CSS classes so a browser test (tests/browser) can find the parts.
+        for part, name in ((self.box, "explorer"), (self.dropdown, "penalty"), (self.numbers, "numbers"),
+                           (self.examples, "examples"), (self.output, "figure"),
+                           *((s, n.replace("_", "-")) for n, s in self.sliders.items())):
+            part.add_class(f"seqgap-beam-{name}")
         self.idx = example_indices(tables, num_examples)
         self.busy = False  # True while select() rewires the sliders, so observers skip half-set values
         self.dropdown.observe(self.on_kind, names="value")

@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from seqgap_lab.config import ModelConfig
+from seqgap_lab.config import ModelConfig, check_choice, check_int
 from seqgap_lab.data.batching import Batch
 from seqgap_lab.data.tokenize import BOS, EOS
 from seqgap_lab.decoding.search import greedy
@@ -227,10 +227,8 @@ def decoding_rows(size: str, device: torch.device, repeats: int) -> list[dict]:
 def run_bench(size: str = "small", device: str | None = None, repeats: int = 5,
               kinds=("transformer", "gru"), progress: bool = True) -> dict:
     """Run every row on one device; returns {'device', 'size', 'rows': [...]}."""
-    if size not in SIZES:
-        raise ValueError(f"size = {size!r} is not allowed: expected one of {' | '.join(SIZES)}")
-    if not 1 <= repeats <= 1000:
-        raise ValueError(f"repeats = {repeats!r} is not allowed: expected an integer in [1, 1000]")
+    check_choice("bench", "size", size, tuple(SIZES))
+    check_int("bench", "repeats", repeats, 1, 1000)  # a ConfigError (a ValueError), also for "5" or 2.5
     dev = get_device(device)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)

@@ -15,6 +15,7 @@ import time
 
 import torch
 
+from seqgap_lab.cache import atomic_write_json
 from seqgap_lab.config import TrainConfig
 from seqgap_lab.data import speech
 from seqgap_lab.data.speech_config import SpeechConfig
@@ -79,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     results = [measure(k, corpus, args.steps, args.budget, args.log_every, args.batch_size, args.lr, args.ctc_weight)
                for k in args.models]
     if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(results, fh, indent=2)
+        atomic_write_json(args.out, results)  # a bench killed mid-write leaves the previous file whole
     return 0
 
 

@@ -2,15 +2,23 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import io
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import torch
+from tqdm.auto import tqdm
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no flock; locking is then a no-op (one process at a time)
+    fcntl = None
 
 # Bump when the checkpoint layout changes, so old entries are not mistaken for new ones.
 CACHE_FORMAT = 1
@@ -30,7 +38,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write bytes to a temporary file beside `path`, then rename: readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _remove_dead_temps(path)
+    # The writer's pid is in the temp name, so a later write can tell a killed writer's leftover from a live one's.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -44,6 +54,27 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
+def _remove_dead_temps(path: Path) -> None:
+    """Delete temp files of `path` left by writers that were killed (SIGKILL skips their cleanup)."""
+    for tmp in path.parent.glob(glob.escape(f".{path.name}.") + "*.tmp"):
+        pid, _, rest = tmp.name[len(path.name) + 2:-len(".tmp")].partition(".")
+        # "<pid>.<random>" exactly: anything else belongs to another target whose name extends this one's
+        if pid.isdigit() and rest and "." not in rest and not pid_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this pid exists (possibly another user's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Atomic text write (UTF-8)."""
     return atomic_write_bytes(path, text.encode("utf-8"))
@@ -52,6 +83,59 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Atomic JSON write, indented and key-sorted for readable diffs."""
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike, what: str | None = None) -> Iterator[Path]:
+    """Hold an exclusive lock on `<path>.lock` (blocking) so that two processes never build `path` twice.
+
+    Pattern: check the cache; if missing, take the lock, check again (another process may have built it while
+    this one waited), build, write atomically, release. flock belongs to the open file, so the kernel releases
+    it when the holder exits or is killed (SIGKILL included): a lock file left on disk is never stale, and an
+    existing one is simply reused. Lock files are kept (unlinking one races with a process about to lock it).
+    `what` names the work in the note printed when this process has to wait, e.g. "training reverse-gru".
+    """
+    lock = Path(f"{os.fspath(path)}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                tqdm.write(f"waiting for another process {what or 'building ' + Path(path).name}", file=sys.stderr)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        yield lock
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def cached_json_rows(path: str | os.PathLike, key: Any, compute: Callable[[], list], what: str | None = None
+                     ) -> tuple[list, bool]:
+    """(rows, from_cache): rows stored at `path` as {"key", "rows"} for this key, else compute() written atomically.
+
+    A file that is unreadable or made for another key is recomputed and replaced (it is derived data). Two
+    processes asking at once compute once: the second waits for the lock (file_lock), then reads the file."""
+    path = Path(path)
+    rows = _read_rows(path, key)
+    if rows is None:
+        with file_lock(path, what):
+            rows = _read_rows(path, key)  # written by another process while this one waited?
+            if rows is None:
+                rows = compute()
+                atomic_write_json(path, {"key": key, "rows": rows})
+                return rows, False
+    return rows, True
+
+
+def _read_rows(path: Path, key: Any) -> list | None:
+    if not path.is_file():
+        return None
+    try:
+        blob = json.loads(path.read_text(encoding="utf-8"))
+        return blob["rows"] if blob.get("key") == key else None
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return None
 
 
 def save_checkpoint(path: str | os.PathLike, config: dict, state_dict: dict, extra: dict | None = None) -> Path:

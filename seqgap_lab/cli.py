@@ -1,4 +1,4 @@
-"""`seqgap-lab train | report | bench | data | sweep` (also `python -m seqgap_lab`). Errors print one line, exit 2."""
+"""`seqgap-lab train | report | bench | data | sweep | explore` (or python -m seqgap_lab); errors: one line, exit 2."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ import sys
 import time
 
 from seqgap_lab.cache import CacheError
-from seqgap_lab.config import MODELS, TASKS, ConfigError, check_profile
+from seqgap_lab.config import MODELS, TASKS, ConfigError, check_choice, check_profile
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--device", default=None, help="auto | cpu | cuda | mps (default: auto)")
     w.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_data_parser(sub)
+    _add_explore_parser(sub)
     return p
 
 
@@ -50,14 +51,28 @@ def _add_data_parser(sub) -> None:
                       help="prepare only missing corpora; when Debian packages are missing, print a notice and exit 0")
 
 
+def _add_explore_parser(sub) -> None:
+    e = sub.add_parser("explore", help="the three live explorers as one Voila app (no code shown) on localhost")
+    e.add_argument("--profile", default="default",
+                   help="smoke | default | full: whose cached models to read (the first time trains them)")
+    e.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default: 8866)")
+    e.add_argument("--no-browser", action="store_true", help="print the URL only, do not open a browser")
+
+
+def _explore(args) -> int:
+    from seqgap_lab.explore_serve import serve
+
+    return serve(args.profile, args.port, open_browser=not args.no_browser)
+
+
 def _train(args) -> int:
     from seqgap_lab.compounding import configs
     from seqgap_lab.decoding import decode_sequences
     from seqgap_lab.experiments import trained_model
 
     task_cfg, model_cfg, train_cfg = configs(check_profile(args.profile), args.task, args.model, args.seed)
-    if args.steps is not None:
-        train_cfg = train_cfg.replace(steps=args.steps)
+    if args.steps is not None:  # the profile's warmup may exceed a short override: cap it, so errors name --steps
+        train_cfg = train_cfg.replace(steps=args.steps, warmup_steps=min(train_cfg.warmup_steps, max(args.steps, 0)))
     run = trained_model(task_cfg, model_cfg, train_cfg, device=args.device, retrain=args.retrain)
     hyps = decode_sequences(run.model, [s for s, _ in run.splits.dev])
     exact = sum(h == t for h, (_, t) in zip(hyps, run.splits.dev)) / len(hyps)
@@ -101,6 +116,9 @@ def _data(args) -> int:
     from seqgap_lab.data import corpora
     from seqgap_lab.data.byo import CorpusFormatError
 
+    # Checked here for every corpus: a bad --profile must not pass silently because only speech reads it.
+    check_choice("prepare", "corpus", args.name, (*corpora.CORPORA, "all", "speech"))
+    check_profile(args.profile)
     if args.name == "speech":
         return _data_speech(args)
     names = corpora.CORPORA if args.name == "all" else (args.name,)
@@ -153,7 +171,8 @@ def _data_speech(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `seqgap-lab` command."""
     args = _parser().parse_args(argv)
-    handler = {"train": _train, "report": _report, "bench": _bench, "data": _data, "sweep": _sweep}[args.command]
+    handler = {"train": _train, "report": _report, "bench": _bench, "data": _data, "sweep": _sweep,
+               "explore": _explore}[args.command]
     try:
         return handler(args)
     except (ConfigError, CacheError, ValueError, FileNotFoundError) as exc:

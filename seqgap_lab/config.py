@@ -46,6 +46,22 @@ def check_choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) ->
         _fail(owner, name, value, "one of " + " | ".join(choices))
 
 
+def check_bool(owner: str, name: str, value: Any) -> bool:
+    """Return value if it is True or False, else raise ConfigError (1, 0 and "yes" are not booleans)."""
+    if not isinstance(value, bool):
+        _fail(owner, name, value, "True or False")
+    return value
+
+
+def check_names(owner: str, name: str, value: Any, choices: tuple[str, ...]) -> list[str]:
+    """Parse a comma-separated subset of choices (a notebook parameter) into a list, else raise ConfigError."""
+    allowed = f"a comma-separated, non-empty subset of {', '.join(choices)} (as one string)"
+    names = [n.strip() for n in value.split(",") if n.strip()] if isinstance(value, str) else None
+    if not names or any(n not in choices for n in names) or len(set(names)) != len(names):
+        _fail(owner, name, value, allowed)
+    return names
+
+
 def check_profile(value: Any) -> str:
     """Validate a notebook/CLI profile name and return it."""
     if value not in PROFILES:
@@ -153,7 +169,9 @@ class TrainConfig(_Config):
     def __post_init__(self) -> None:
         o = "TrainConfig"
         if not isinstance(self.strategy, str) or not self.strategy:
-            _fail(o, "strategy", self.strategy, "a registered strategy name")
+            from seqgap_lab.strategies import available  # deferred: the strategies import this module
+
+            _fail(o, "strategy", self.strategy, "a registered strategy name: " + " | ".join(available()))
         # A private JSON copy: validates it, and the caller's dict can no longer change a frozen config.
         object.__setattr__(self, "strategy_args", _json_dict(o, "strategy_args", self.strategy_args))
         if "label_smoothing" in self.strategy_args:

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from seqgap_lab import lm, paths
-from seqgap_lab.cache import atomic_write_json, config_hash
+from seqgap_lab.cache import cached_json_rows, config_hash
 from seqgap_lab.config import ConfigError, DecodeConfig, check_choice, check_profile
 from seqgap_lab.data.batching import collate
 from seqgap_lab.decoding import decode_sequences
@@ -122,20 +122,12 @@ def pair_key(pair: LMPair) -> dict:
 def cached_rows(name: str, key: dict, compute) -> tuple[list[dict], bool]:
     """Rows stored under data/generations/<name>-<hash>.json for key, else compute() written atomically.
 
-    A file that is unreadable or made for another key is recomputed and replaced (it is derived data).
-    Bump CACHE_VERSION when what a row holds changes (e.g. the metrics stored per generation)."""
+    A file that is unreadable or made for another key is recomputed and replaced (it is derived data); two
+    processes asking at once compute once (cache.cached_json_rows). Bump CACHE_VERSION when what a row holds
+    changes (e.g. the metrics stored per generation)."""
     key = json.loads(json.dumps({"version": CACHE_VERSION, **key}, default=str))
     path = paths.data_dir() / "generations" / f"{name}-{config_hash(key)}.json"
-    if path.is_file():
-        try:
-            blob = json.loads(path.read_text(encoding="utf-8"))
-            if blob.get("key") == key:
-                return blob["rows"], True
-        except (OSError, ValueError, AttributeError):
-            pass
-    rows = compute()
-    atomic_write_json(path, {"key": key, "rows": rows})
-    return rows, False
+    return cached_json_rows(path, key, compute, f"generating {name}")
 
 
 @torch.no_grad()

@@ -136,6 +136,10 @@ def contrastive_explorer(grid: pd.DataFrame) -> W.VBox:
     text, output = W.HTML(), W.Output()
     box = W.VBox([W.HBox([corpus, prompt]), W.HBox(list(sliders.values())), text, output])
     box.sliders, box.corpus, box.prompt, box.text, box.output = sliders, corpus, prompt, text, output
+    # CSS classes so a browser test (tests/browser) can find the parts.
+    for part, name in ((box, "explorer"), (corpus, "corpus"), (prompt, "prompt"), (text, "text"),
+                       (output, "figure"), *((s, n.replace("_", "-")) for n, s in sliders.items())):
+        part.add_class(f"seqgap-contrastive-{name}")
 
     def prompts(_=None) -> None:
         g = grid[grid["corpus"] == corpus.value].drop_duplicates("prompt_index").sort_values("prompt_index")

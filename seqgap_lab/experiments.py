@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from seqgap_lab import paths
-from seqgap_lab.cache import config_hash, load_checkpoint, save_checkpoint
+from seqgap_lab.cache import config_hash, file_lock, load_checkpoint, save_checkpoint
 from seqgap_lab.config import ConfigError, DecodeConfig, ModelConfig, TaskConfig, TrainConfig
 from seqgap_lab.data.tasks import Splits, Task, make_task
 from seqgap_lab.models import Seq2SeqModel, build_model
@@ -70,25 +70,38 @@ def cached_train(prefix: str, config: dict, model: Seq2SeqModel, train_pairs, de
     `config` must identify everything that shaped the weights (data, tokenizer, model, training, and the
     parent or teacher if any). `train_pairs` may be a callable returning the pairs: it is then called only
     when training is needed (teacher outputs are costly). A corrupt checkpoint, or one whose stored config
-    differs, raises CacheError (never used silently); retrain=True overwrites it. `monitor(model) -> dict`
-    is called at every log point while training and its numbers join the history (so the cache keeps them).
+    differs, raises CacheError (never used silently); retrain=True overwrites it. Two processes asking for
+    the same uncached model train it once: the second waits on a file lock, then loads (cache.file_lock).
+    `monitor(model) -> dict` is called at every log point while training and its numbers join the history
+    (so the cache keeps them).
     """
     path = _path(prefix, config)
     if path.exists() and not retrain:
-        payload = load_checkpoint(path, config)
-        model.load_state_dict(payload["state_dict"])
-        extra = payload["extra"]
-        return CachedRun(model.to(device).eval(), pd.DataFrame(extra.get("history", [])), path, True,
-                         float(extra.get("train_seconds", 0.0)))
-    start = time.perf_counter()
-    if callable(train_pairs):
-        train_pairs = train_pairs()
-    callbacks = [lambda step, row: row.update(monitor(model))] if monitor else []
-    history = train(model, train_pairs, train_cfg, device, dev_pairs=dev_pairs, strategy=strategy,
-                    callbacks=callbacks, progress=progress)
-    seconds = time.perf_counter() - start
-    save_checkpoint(path, config, model.state_dict(), {"history": history.to_dict("records"), "train_seconds": seconds})
+        return _load_run(path, config, model, device)
+    # Two processes asking for the same model (a notebook open during `make report`) train it once: the
+    # second waits for the lock, then finds the checkpoint the first one saved.
+    with file_lock(path, f"training {path.stem}"):
+        if path.exists() and not retrain:
+            return _load_run(path, config, model, device)
+        start = time.perf_counter()
+        if callable(train_pairs):
+            train_pairs = train_pairs()
+        callbacks = [lambda step, row: row.update(monitor(model))] if monitor else []
+        history = train(model, train_pairs, train_cfg, device, dev_pairs=dev_pairs, strategy=strategy,
+                        callbacks=callbacks, progress=progress)
+        seconds = time.perf_counter() - start
+        save_checkpoint(path, config, model.state_dict(),
+                        {"history": history.to_dict("records"), "train_seconds": seconds})
     return CachedRun(model.eval(), history, path, False, seconds)
+
+
+def _load_run(path: Path, config: dict, model: Seq2SeqModel, device: torch.device) -> CachedRun:
+    """The cached run at `path` (verified against `config`), its weights loaded into `model`."""
+    payload = load_checkpoint(path, config)
+    model.load_state_dict(payload["state_dict"])
+    extra = payload["extra"]
+    return CachedRun(model.to(device).eval(), pd.DataFrame(extra.get("history", [])), path, True,
+                     float(extra.get("train_seconds", 0.0)))
 
 
 def trained_model(task_cfg: TaskConfig, model_cfg: ModelConfig, train_cfg: TrainConfig,

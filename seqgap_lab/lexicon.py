@@ -17,7 +17,7 @@ from itertools import product
 from typing import Sequence
 
 from seqgap_lab import paths
-from seqgap_lab.cache import atomic_write_json
+from seqgap_lab.cache import atomic_write_json, file_lock
 
 MIN_DICE, TOP_K, MIN_COUNT = 0.1, 8, 2
 LEXICON_VERSION = 1
@@ -65,8 +65,11 @@ def cached(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
     path = paths.data_dir() / "lexicons" / f"es-en-{LEXICON_VERSION}-{digest}.json"
     if path.is_file():
         return json.loads(path.read_text())
-    lexicon = build(pairs)
-    atomic_write_json(path, lexicon)
+    with file_lock(path, "building the es-en lexicon"):
+        if path.is_file():  # built by another process while this one waited
+            return json.loads(path.read_text())
+        lexicon = build(pairs)
+        atomic_write_json(path, lexicon)
     return lexicon
 
 

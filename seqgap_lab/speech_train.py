@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from seqgap_lab import paths
-from seqgap_lab.cache import config_hash, load_checkpoint, save_checkpoint
+from seqgap_lab.cache import config_hash, file_lock, load_checkpoint, save_checkpoint
 from seqgap_lab.config import ConfigError, TrainConfig
 from seqgap_lab.data.speech_batching import SpeechPair, infinite_speech_batches
 from seqgap_lab.models.ctc import CTCModel
@@ -127,14 +127,23 @@ def trained_speech_model(corpus_config: dict, model_cfg: SpeechModelConfig, trai
     seed_everything(train_cfg.seed)  # initial weights depend on the seed alone
     model = build_speech_model(model_cfg, vocab_size)
     if path.exists() and not retrain:
-        payload = load_checkpoint(path, config)
-        model.load_state_dict(payload["state_dict"])
-        extra = payload["extra"]
-        return SpeechRun(model.to(device).eval(), pd.DataFrame(extra.get("history", [])), path, True,
-                         float(extra.get("train_seconds", 0.0)))
-    pairs = train_pairs() if callable(train_pairs) else train_pairs
-    start = time.perf_counter()
-    history = train_speech(model, pairs, train_cfg, device, callbacks, progress, time_budget_s)
-    seconds = time.perf_counter() - start
-    save_checkpoint(path, config, model.state_dict(), {"history": history.to_dict("records"), "train_seconds": seconds})
+        return _load_run(path, config, model, device)
+    with file_lock(path, f"training {path.stem}"):  # a second process waits, then loads (see cache.file_lock)
+        if path.exists() and not retrain:
+            return _load_run(path, config, model, device)
+        pairs = train_pairs() if callable(train_pairs) else train_pairs
+        start = time.perf_counter()
+        history = train_speech(model, pairs, train_cfg, device, callbacks, progress, time_budget_s)
+        seconds = time.perf_counter() - start
+        save_checkpoint(path, config, model.state_dict(),
+                        {"history": history.to_dict("records"), "train_seconds": seconds})
     return SpeechRun(model.eval(), history, path, False, seconds)
+
+
+def _load_run(path: Path, config: dict, model: torch.nn.Module, device: torch.device) -> SpeechRun:
+    """The cached run at `path` (verified against `config`), its weights loaded into `model`."""
+    payload = load_checkpoint(path, config)
+    model.load_state_dict(payload["state_dict"])
+    extra = payload["extra"]
+    return SpeechRun(model.to(device).eval(), pd.DataFrame(extra.get("history", [])), path, True,
+                     float(extra.get("train_seconds", 0.0)))

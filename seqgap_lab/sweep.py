@@ -15,11 +15,13 @@ Why resumable: every trained model is a cached checkpoint (written atomically) a
 small JSON file under data/sweeps/<name>/ keyed by a hash of everything that shaped it, written atomically
 once the cell is done. A sweep killed at any point restarts where it stopped: finished cells are read back,
 the interrupted one is redone, and the table is assembled in grid order, so it equals an uninterrupted run
-(apart from the timing rows of cells that an uninterrupted run would have timed anew).
+(apart from the timing rows of cells that an uninterrupted run would have timed anew). Two processes running
+the same sweep measure each cell once: a file lock per cell (cache.file_lock), as for every cached model.
 (Sweeps live here rather than in experiments.py: one concept per file, and they import the study recipes.)
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from seqgap_lab import paths, sweep_nmt
-from seqgap_lab.cache import atomic_write_bytes, atomic_write_json, config_hash
+from seqgap_lab.cache import atomic_write_bytes, atomic_write_json, config_hash, file_lock
 from seqgap_lab.config import MODELS, TASKS, ConfigError, _Config, check_choice, check_int, check_profile
 from seqgap_lab.runtime import get_device
 from seqgap_lab.sweep_cells import (DECODINGS, STRATEGIES, amateur_recipe, decode_config, measure, recipe, recipe_key,
@@ -83,7 +85,7 @@ class SweepSpec(_Config):
 def _as_tuple(owner: str, name: str, value) -> tuple:
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not value:
         raise ConfigError(f"{owner}.{name} = {value!r} is not allowed: expected a non-empty list")
-    if len(set(value)) != len(value):
+    if any(v in value[:i] for i, v in enumerate(value)):  # not set(): a YAML entry may be an unhashable list
         raise ConfigError(f"{owner}.{name} = {list(value)!r} is not allowed: expected no repeated entries")
     return tuple(value)
 
@@ -93,9 +95,14 @@ def load_spec(path: str | Path) -> SweepSpec:
     import yaml
 
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"sweep spec {str(path)!r} is a folder: expected a .yaml, .yml or .json file")
     if not path.is_file():
         raise FileNotFoundError(f"sweep spec {str(path)!r} does not exist")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"sweep spec {str(path)!r} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
@@ -104,6 +111,9 @@ def load_spec(path: str | Path) -> SweepSpec:
         detail = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"sweep spec {str(path)!r} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
                           f"{detail}{where}") from None
+    if data is None:
+        keys = ", ".join(f.name for f in dataclasses.fields(SweepSpec))
+        raise ConfigError(f"sweep spec {str(path)!r} is empty: expected a mapping with some of the keys {keys}")
     if not isinstance(data, dict):
         raise ConfigError(f"sweep spec {str(path)!r} must hold a mapping, got {type(data).__name__}")
     return SweepSpec.from_dict(data)
@@ -128,8 +138,10 @@ def run_sweep(spec: SweepSpec, device=None, progress: bool = True, write: bool =
         if path.exists():
             done += 1
         else:
-            rows = measure_cell(spec, task, kind, strategy, decoding, seed, device)
-            atomic_write_json(path, {"key": key, "rows": rows.to_dict("records")})
+            with file_lock(path, f"measuring cell {task}/{kind}/{strategy}/{decoding}/{seed}"):
+                if not path.exists():  # another process running the same sweep may have measured it meanwhile
+                    rows = measure_cell(spec, task, kind, strategy, decoding, seed, device)
+                    atomic_write_json(path, {"key": key, "rows": rows.to_dict("records")})
         # Always read the cell back from its file: a fresh and a resumed sweep then build identical tables.
         rows = pd.DataFrame(json.loads(path.read_text())["rows"])
         bar.set_postfix_str(f"{done} from cache")

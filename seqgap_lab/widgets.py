@@ -64,6 +64,10 @@ def ss_explorer(tables: SSTables) -> W.VBox:
     numbers, output = W.HTML(), W.Output()
     box = W.VBox([W.HBox([dropdown, slider]), numbers, output])
     box.slider, box.dropdown, box.numbers, box.output = slider, dropdown, numbers, output
+    # CSS classes so a browser test (tests/browser) can find the parts.
+    for part, name in ((box, "explorer"), (slider, "p-use-gt"), (dropdown, "schedule"),
+                       (numbers, "numbers"), (output, "figure")):
+        part.add_class(f"seqgap-ss-{name}")
 
     def redraw(_=None) -> None:
         slider.disabled = dropdown.value != "constant"  # a decaying schedule is one trained cell

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from seqgap_lab import paths
-from seqgap_lab.cache import atomic_write_json
+from seqgap_lab.cache import atomic_write_json, file_lock, pid_alive
 from seqgap_lab.data import byo
 from seqgap_lab.data.builders import BUILDERS, CorpusUnavailable, check_sources
 
@@ -64,23 +64,13 @@ def _make_readable(path: Path, mode: int) -> None:
         os.chmod(path, mode)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_stale(root: Path) -> None:
     """Delete temporary folders left by a prepare that was killed (its pid is in the folder name)."""
     for path in root.iterdir():
         if not path.name.startswith((_TMP_PREFIX, _OLD_PREFIX)) or not path.is_dir():
             continue
         with contextlib.suppress(ValueError, IndexError):
-            if not _pid_alive(int(path.name.split("-")[2])):
+            if not pid_alive(int(path.name.split("-")[2])):
                 shutil.rmtree(path, ignore_errors=True)
 
 
@@ -98,18 +88,32 @@ def _install(name: str, tmp: Path) -> None:
 
 def _write_aggregate() -> None:
     """Rebuild data/corpora/manifest.json from each complete corpus's own manifest."""
-    entries = {}
-    for name in CORPORA:
-        own = corpus_dir(name) / "manifest.json"
-        if own.is_file():
-            entries[name] = json.loads(own.read_text())
-    _make_readable(atomic_write_json(corpora_dir() / "manifest.json", {"corpora": entries}), 0o644)
+    # Locked: two corpora prepared at once must not each write an aggregate that misses the other one.
+    with file_lock(paths.data_dir() / "locks" / "corpora-manifest"):
+        entries = {}
+        for name in CORPORA:
+            own = corpus_dir(name) / "manifest.json"
+            if own.is_file():
+                entries[name] = json.loads(own.read_text())
+        _make_readable(atomic_write_json(corpora_dir() / "manifest.json", {"corpora": entries}), 0o644)
 
 
 def _prepare_one(name: str, force: bool, progress: bool) -> dict:
     if available(name) and not force:
-        return json.loads((corpus_dir(name) / "manifest.json").read_text())
+        entry = json.loads((corpus_dir(name) / "manifest.json").read_text())
+        if manifest()["corpora"].get(name) != entry:  # killed between installing the corpus and the aggregate
+            _write_aggregate()
+        return entry
     check_sources(name)
+    # The lock lives in data/locks/, not beside the corpus: data/corpora/ holds only corpora and the manifest.
+    with file_lock(paths.data_dir() / "locks" / f"corpus-{name}", f"preparing the {name} corpus"):
+        if available(name) and not force:  # prepared by another process while this one waited
+            return json.loads((corpus_dir(name) / "manifest.json").read_text())
+        return _build(name, progress)
+
+
+def _build(name: str, progress: bool) -> dict:
+    """Build a corpus in a temporary folder, then move it into place and update the aggregate manifest."""
     root = corpora_dir()
     _remove_stale(root)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f"{_TMP_PREFIX}{name}-{os.getpid()}-"))

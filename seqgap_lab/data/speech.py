@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from seqgap_lab import paths
-from seqgap_lab.cache import CacheError, atomic_write_bytes, atomic_write_json, config_hash
+from seqgap_lab.cache import CacheError, atomic_write_bytes, atomic_write_json, config_hash, file_lock
 from seqgap_lab.data.speech_config import SPEECH_SPLITS, SpeechConfig
 from seqgap_lab.data.speech_features import FeatureConfig, log_mel
 from seqgap_lab.data.speech_synth import SAMPLE_RATE, add_noise, check_espeak, resample, synthesize
@@ -176,5 +176,7 @@ def ensure(config: SpeechConfig | None = None, progress: bool = True, force: boo
     """The corpus for config (default: the default profile), building it first when missing or force=True."""
     config = config or SpeechConfig()
     if force or not available(config):
-        build(config, progress, workers, prose)
+        with file_lock(corpus_dir(config), f"synthesizing the {config.profile} speech corpus"):
+            if force or not available(config):  # another process may have built it while this one waited
+                build(config, progress, workers, prose)
     return load(config)

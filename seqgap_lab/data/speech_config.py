@@ -41,29 +41,31 @@ class SpeechConfig:
             object.__setattr__(self, "num_utterances", PROFILE_UTTERANCES[self.profile])
         check_int(o, "num_utterances", self.num_utterances, 8, 1_000_000)
         check_float(o, "digit_fraction", self.digit_fraction, 0.0, 1.0)
-        object.__setattr__(self, "voices", tuple(self.voices))
-        object.__setattr__(self, "noise_kinds", tuple(self.noise_kinds))
-        for voice in self.voices or (None,):
-            if voice not in VOICES:
-                raise ConfigError(f"{o}.voices holds {voice!r}, which is not allowed: expected a non-empty "
-                                  f"selection of {' | '.join(VOICES)}")
-        for kind in self.noise_kinds or (None,):
-            if kind not in NOISE_KINDS:
-                raise ConfigError(f"{o}.noise_kinds holds {kind!r}, which is not allowed: expected a non-empty "
-                                  f"selection of {' | '.join(NOISE_KINDS)}")
+        self._check_selection("voices", VOICES)
+        self._check_selection("noise_kinds", NOISE_KINDS)
         self._check_range("speed_range", SPEED_RANGE)
         self._check_range("pitch_range", PITCH_RANGE)
         if self.snr_db is not None:
             check_float(o, "snr_db", self.snr_db, *SNR_RANGE)
-        if self.n_mels not in (40, 80):
+        if type(self.n_mels) is not int or self.n_mels not in (40, 80):  # 80.0 or True would reach the layers
             raise ConfigError(f"{o}.n_mels = {self.n_mels!r} is not allowed: expected 40 or 80")
         check_int(o, "seed", self.seed, 0)
 
+    def _check_selection(self, name: str, allowed: tuple[str, ...]) -> None:
+        value = getattr(self, name)
+        if isinstance(value, str) or not isinstance(value, (tuple, list)) or not value \
+                or any(v not in allowed for v in value):
+            raise ConfigError(f"SpeechConfig.{name} = {value!r} is not allowed: expected a non-empty selection "
+                              f"(a tuple) of {' | '.join(allowed)}")
+        object.__setattr__(self, name, tuple(value))
+
     def _check_range(self, name: str, allowed: tuple[int, int]) -> None:
-        value = tuple(getattr(self, name))
+        value = getattr(self, name)
+        value = tuple(value) if isinstance(value, (tuple, list)) else value
         object.__setattr__(self, name, value)
         lo, hi = allowed
-        if len(value) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in value) \
+        if not isinstance(value, tuple) or len(value) != 2 \
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value) \
                 or not lo <= value[0] <= value[1] <= hi:
             raise ConfigError(f"SpeechConfig.{name} = {value!r} is not allowed: expected (low, high) integers "
                               f"with {lo} <= low <= high <= {hi}")

@@ -33,7 +33,7 @@ import sentencepiece as spm
 from tqdm.auto import tqdm
 
 from seqgap_lab import paths
-from seqgap_lab.cache import CacheError, atomic_write_bytes, atomic_write_json, config_hash
+from seqgap_lab.cache import CacheError, atomic_write_bytes, atomic_write_json, config_hash, file_lock
 from seqgap_lab.config import ConfigError, SubwordConfig
 from seqgap_lab.data.tokenize import BOS, EOS, PAD, SPECIALS
 
@@ -113,20 +113,34 @@ def train_subword(texts: Sequence[str], config: SubwordConfig, progress: bool = 
         raise TypeError(f"config must be a SubwordConfig, got {type(config).__name__}")
     digest = texts_sha256(texts)
     path = paths.data_dir() / "tokenizers" / f"{subword_key(config, digest)}.model"
-    if path.is_file():
-        try:
-            return load_subword(path, config)
-        except CacheError as exc:
-            warnings.warn(f"{exc}; retraining it", stacklevel=2)
-    sentences = _subsample(texts, config)
-    model = _train_model_bytes(sentences, config, progress)
-    meta = {"config": config.to_dict(), "texts_sha256": digest, "num_texts": len(texts),
-            "num_sentences_trained": len(sentences), "sentencepiece": spm.__version__,
-            "trainer": trainer_settings(config)}
-    # Sidecar first: a model file on disk then always has its metadata beside it.
-    atomic_write_json(path.with_suffix(".json"), meta)
-    atomic_write_bytes(path, model)
+    cached = _cached(path, config, warn=False)
+    if cached is not None:
+        return cached
+    with file_lock(path, "training the subword tokenizer"):  # a second process waits, then loads
+        cached = _cached(path, config, warn=True)
+        if cached is not None:
+            return cached
+        sentences = _subsample(texts, config)
+        model = _train_model_bytes(sentences, config, progress)
+        meta = {"config": config.to_dict(), "texts_sha256": digest, "num_texts": len(texts),
+                "num_sentences_trained": len(sentences), "sentencepiece": spm.__version__,
+                "trainer": trainer_settings(config)}
+        # Sidecar first: a model file on disk then always has its metadata beside it.
+        atomic_write_json(path.with_suffix(".json"), meta)
+        atomic_write_bytes(path, model)
     return load_subword(path, config)
+
+
+def _cached(path: Path, config: SubwordConfig, warn: bool) -> SubwordVocab | None:
+    """The tokenizer cached at path, or None when absent or unusable (then retrained, with a warning)."""
+    if not path.is_file():
+        return None
+    try:
+        return load_subword(path, config)
+    except CacheError as exc:
+        if warn:
+            warnings.warn(f"{exc}; retraining it", stacklevel=3)
+        return None
 
 
 def load_subword(path: str | Path, config: SubwordConfig | None = None) -> SubwordVocab:

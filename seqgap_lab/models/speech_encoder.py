@@ -38,7 +38,7 @@ class SpeechModelConfig:
     def __post_init__(self) -> None:
         o = "SpeechModelConfig"
         check_choice(o, "kind", self.kind, SPEECH_MODELS)
-        if self.n_mels not in (40, 80):
+        if type(self.n_mels) is not int or self.n_mels not in (40, 80):  # not 80.0 or True: it sizes a layer
             raise ConfigError(f"{o}.n_mels = {self.n_mels!r} is not allowed: expected 40 or 80")
         check_int(o, "conv_channels", self.conv_channels, 1, 1024)
         check_int(o, "d_model", self.d_model, 8, 4096)

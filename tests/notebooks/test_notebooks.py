@@ -18,6 +18,8 @@ NEEDS_CORPUS = {"02_nmt_long_sentences": "bible", "04_minimum_risk_training": "b
 # Papermill parameters beyond the profile: two training seeds where a notebook pools over seeds, so the
 # multi-seed path (means, per-seed values, spread) runs end to end; 04 keeps one seed (the one-seed path).
 SMOKE_PARAMS = {"03_scheduled_sampling": {"num_seeds": 2}, "05_self_distillation": {"num_seeds": 2}}
+# stem -> (summary, data folder) of each smoke run here; test_notebooks_repeat.py runs them again and compares.
+FIRST_RUNS: dict[str, tuple[dict, object]] = {}
 
 
 @pytest.fixture()
@@ -46,6 +48,7 @@ def test_notebook_smoke(path, isolated):
     assert (paths.reports_dir(path.stem) / f"{path.stem}.html").is_file()
     assert list(paths.figures_dir(path.stem).glob("*.png")), "the notebook saved no figure"
     CHECKS[path.stem](summary)
+    FIRST_RUNS[path.stem] = (summary, paths.data_dir())
 
 
 def _check_01(summary: dict) -> None:

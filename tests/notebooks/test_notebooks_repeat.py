@@ -1,0 +1,85 @@
+"""Determinism: every notebook, run twice in the smoke profile on the CPU with the same seed, gives the same
+summary.json numbers. The second run has a fresh data folder, so its models, tokenizers and decodes are made
+anew from the seed, not loaded; only the prepared corpora are copied over (their preparation is deterministic,
+checked in tests/test_corpora.py, and copying spares minutes). Runs after test_notebooks.py (file order) and
+compares with its runs; run alone, it makes the first run itself."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from test_notebooks import FIRST_RUNS, NEEDS_CORPUS, NEEDS_ESPEAK, NOTEBOOKS, SMOKE_PARAMS, _speech_available
+
+from seqgap_lab import paths
+from seqgap_lab.data.builders import CorpusUnavailable, check_sources
+from seqgap_lab.report import run_notebook
+
+pytestmark = [pytest.mark.notebook, pytest.mark.timeout(900)]
+
+# Numbers that measure the machine rather than the model: they differ between any two runs, so they are left
+# out (with everything under them). Every other number must repeat exactly.
+TIMING_KEYS = {
+    "elapsed_s",  # wall time of the whole notebook
+    "peak_ram_mb", "peak_gpu_mem_mb",  # process memory: depends on what ran before in the kernel, allocator
+    "seconds",  # 07: decoding wall time per decoding
+    "seconds_per_utterance",  # 11: decoding wall time per utterance
+    "cost_over_tf",  # 03, 04: measured step time of a strategy over a teacher-forcing step
+}
+TIMING_SUFFIXES = ("_seconds", "_per_s")  # train_seconds, decode_seconds (08), tokens_per_s
+
+
+def _is_timing(key: str) -> bool:
+    return key in TIMING_KEYS or key.endswith(TIMING_SUFFIXES)
+
+
+def differences(a, b, where: str = "") -> list[str]:
+    """Every place where two summaries differ (timing keys skipped), as 'path: first != second'."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = [f"{where}/{k}: only in {'first' if k in a else 'second'}" for k in set(a) ^ set(b) if not _is_timing(k)]
+        for key in sorted(set(a) & set(b)):
+            if not _is_timing(key):
+                out += differences(a[key], b[key], f"{where}/{key}")
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{where}[{i}]")]
+    return [] if a == b and type(a) is type(b) else [f"{where}: {a!r} != {b!r}"]
+
+
+def _skip_when_unavailable(path: Path) -> None:
+    if path.stem in NEEDS_ESPEAK:
+        _speech_available()
+    if path.stem in NEEDS_CORPUS:
+        try:
+            check_sources(NEEDS_CORPUS[path.stem])
+        except CorpusUnavailable as exc:
+            pytest.skip(str(exc))
+
+
+def _smoke_run(path: Path, folder: Path, monkeypatch, corpora_from: Path | None = None) -> tuple[dict, Path]:
+    """Run the notebook with data, figures and reports under `folder`; (summary, data folder)."""
+    for name in ("DATA", "FIGURES", "REPORTS"):
+        monkeypatch.setenv(f"SEQGAP_{name}_DIR", str(folder / name.lower()))
+    if corpora_from is not None and (Path(corpora_from) / "corpora").is_dir():
+        shutil.copytree(Path(corpora_from) / "corpora", paths.data_dir() / "corpora")
+    record = run_notebook(path, "smoke", paths.reports_dir(), SMOKE_PARAMS.get(path.stem))
+    assert record["status"] == "ok", record["error"]
+    return json.loads((paths.reports_dir(path.stem) / "summary.json").read_text()), paths.data_dir()
+
+
+def test_differences_skips_timings_only():
+    a = {"x": 1.0, "elapsed_s": 3.0, "r": {"train_seconds": 1, "bleu": [1.5, 2.0]}, "cost_over_tf": {"a": 1}}
+    b = {"x": 1.0, "elapsed_s": 4.0, "r": {"train_seconds": 2, "bleu": [1.5, 2.5]}, "cost_over_tf": {"a": 2}}
+    assert differences(a, b) == ["/r/bleu[1]: 2.0 != 2.5"]
+    assert differences({"n": 1}, {"n": 1.0}) == ["/n: 1 != 1.0"] and differences({"a": 1}, {}) == ["/a: only in first"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_repeats_exactly(path, tmp_path, monkeypatch):
+    _skip_when_unavailable(path)
+    first, data = FIRST_RUNS.get(path.stem) or _smoke_run(path, tmp_path / "first", monkeypatch)
+    second, fresh = _smoke_run(path, tmp_path / "second", monkeypatch, corpora_from=data)
+    assert list((fresh / "checkpoints").glob("*.pt")), "the second run trained nothing: it did not start fresh"
+    diffs = differences(first, second)
+    assert not diffs, f"{len(diffs)} number(s) differ between two runs with the same seed: {diffs[:10]}"
