@@ -1,6 +1,6 @@
 """Helpers for the browser tests: a server subprocess stopped by PID, a headless Chromium, screenshots.
 
-Stable API (tests/browser/test_lab_widgets.py and test_explore.py use it):
+Stable API (tests/browser/test_lab_widgets.py and test_explore_app_browser.py use it):
 - free_port() -> int: a TCP port free on 127.0.0.1 now.
 - server(argv, port, log_dir, probe=..., env=..., cwd=..., timeout=..., name=..., grace=...): starts
   argv in its own process group (stdout and stderr to a log file), waits until http://127.0.0.1:port<probe>
