@@ -3,6 +3,7 @@ under a running loop), errors shown in their tab, bad profile / port rejected, t
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import re
 import socket
@@ -47,6 +48,12 @@ def test_tabs_are_built_when_first_selected(monkeypatch):
     assert tab.explorers[2].value == "tables 2" and tab.explorers[1] is None
 
 
+def _run_in_own_loop(make_coro, timeout: float):
+    """asyncio.run in a fresh thread: the main thread may already run a loop (playwright's, from tests/browser)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(asyncio.wait_for(make_coro(), timeout))).result()
+
+
 async def _select_all(tab: W.Tab) -> W.Tab:
     """Select each tab in turn and wait until its explorer (or its error) is in place."""
     for index in range(len(tab.children)):
@@ -63,7 +70,7 @@ def test_a_missing_corpus_shows_in_its_tab_only(background, monkeypatch):
     async def build():  # under a running loop, as in a kernel: the worker thread computes the tables
         return await _select_all(explore.app("smoke", background=background))
 
-    tab = asyncio.run(asyncio.wait_for(build(), 30))
+    tab = _run_in_own_loop(build, 30)
     note = tab.children[1].children[0].value
     assert "needs a real corpus" in note and "sword-text-sparv" in note and "other tabs still work" in note
     assert tab.explorers[0].value == "tables 0" and tab.explorers[2].value == "tables 2"
@@ -151,7 +158,7 @@ def test_smoke_app_builds_every_explorer_through_the_worker(data_dir):  # noqa: 
     async def build_all():
         return await _select_all(explore.app("smoke"))
 
-    tab = asyncio.run(build_all())
+    tab = _run_in_own_loop(build_all, 800)
     assert tab.errors == [None, None, None], tab.errors
     ss, beam, contrastive = tab.explorers
     assert [tab.children[i].children[0] for i in range(3)] == tab.explorers
