@@ -73,14 +73,6 @@ def notebook_copy(stem: str, dest: Path, params: dict) -> Path:
     return path
 
 
-def link_corpora(data_dir: Path) -> None:
-    """Link each prepared corpus of the repo's data/ into data_dir (read only: they are inputs, not results)."""
-    repo = paths.project_root() / "data" / "corpora"
-    (data_dir / "corpora").mkdir(parents=True, exist_ok=True)
-    for corpus in sorted(repo.glob("*/manifest.json")):
-        (data_dir / "corpora" / corpus.parent.name).symlink_to(corpus.parent, target_is_directory=True)
-
-
 @dataclass
 class Lab:
     """A running JupyterLab: base URL, token, the folder it serves and the tmp data folder its kernels use."""
@@ -94,18 +86,6 @@ class Lab:
     def notebook_url(self, stem: str) -> str:
         """The URL that opens root_dir/<stem>.ipynb in JupyterLab."""
         return f"{self.url}/lab/tree/{stem}.ipynb?token={self.token}"
-
-
-def lab_env(tmp: Path) -> dict:
-    """The server's environment: seqgap output and Jupyter's own state in tmp, one thread per kernel."""
-    env = dict(os.environ)
-    for name in ("DATA", "FIGURES", "REPORTS"):
-        env[f"SEQGAP_{name}_DIR"] = str(tmp / name.lower())
-    for name, sub in (("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
-                      ("IPYTHONDIR", "ipython")):
-        env[name] = str(tmp / sub)
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    return env
 
 
 def lab_argv(port: int, token: str, tmp: Path) -> list[str]:
@@ -130,9 +110,9 @@ def lab(tmp_path_factory) -> Lab:
         path = tmp / "lab-settings" / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
-    link_corpora(tmp / "data")
+    harness.link_corpora(tmp / "data")
     port, token = harness.free_port(), secrets.token_hex(16)
-    with harness.server(lab_argv(port, token, tmp), port, tmp / "logs", env=lab_env(tmp), cwd=tmp / "notebooks",
+    with harness.server(lab_argv(port, token, tmp), port, tmp / "logs", env=harness.lab_env(tmp), cwd=tmp / "notebooks",
                         name="jupyterlab") as srv:
         yield Lab(srv.url, token, tmp / "notebooks", tmp / "data", srv)
 

@@ -15,6 +15,8 @@ Stable API (tests/browser/test_lab_widgets.py and test_explore_app_browser.py us
   target locator only, or the strip from target's top to bottom's bottom edge.
 - text_of(locator) -> str: an element's textContent, whitespace collapsed; html_text(markup) -> the same
   normalised text of an HTML string (to compare what the package renders with what the browser shows).
+- lab_env(tmp) -> dict, link_corpora(data_dir): a server's environment (seqgap outputs and Jupyter state in tmp)
+  and the repo's prepared corpora linked into its data folder.
 """
 from __future__ import annotations
 
@@ -242,3 +244,23 @@ def html_text(markup: str) -> str:
     parser.feed(markup)
     parser.close()
     return collapse("".join(parser.parts))
+
+
+def link_corpora(data_dir: Path) -> None:
+    """Link each prepared corpus of the repo's data/ into data_dir (read only: they are inputs, not results)."""
+    repo = paths.project_root() / "data" / "corpora"
+    (data_dir / "corpora").mkdir(parents=True, exist_ok=True)
+    for corpus in sorted(repo.glob("*/manifest.json")):
+        (data_dir / "corpora" / corpus.parent.name).symlink_to(corpus.parent, target_is_directory=True)
+
+
+def lab_env(tmp: Path) -> dict:
+    """The server's environment: seqgap output and Jupyter's own state in tmp, one thread per kernel."""
+    env = dict(os.environ)
+    for name in ("DATA", "FIGURES", "REPORTS"):
+        env[f"SEQGAP_{name}_DIR"] = str(tmp / name.lower())
+    for name, sub in (("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
+                      ("IPYTHONDIR", "ipython")):
+        env[name] = str(tmp / sub)
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    return env

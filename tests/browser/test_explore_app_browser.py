@@ -2,7 +2,6 @@
 moved with the keyboard changes the numbers shown; one screenshot per tab in reports/screenshots/."""
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,17 +22,9 @@ BUILD_S = 600  # the first build of a tab trains its smoke models in the app's k
 
 
 def _env(tmp: Path) -> dict:
-    """seqgap outputs and Jupyter state in tmp (the repo's prepared corpora linked in), one thread per kernel."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    for name in ("DATA", "FIGURES", "REPORTS"):
-        env[f"SEQGAP_{name}_DIR"] = str(tmp / name.lower())
-    for name, sub in (("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
-                      ("IPYTHONDIR", "ipython")):
-        env[name] = str(tmp / sub)
-    (tmp / "data" / "corpora").mkdir(parents=True)
-    for corpus in sorted((paths.project_root() / "data" / "corpora").glob("*/manifest.json")):
-        (tmp / "data" / "corpora" / corpus.parent.name).symlink_to(corpus.parent, target_is_directory=True)
-    return env
+    """The app's environment: as JupyterLab's (outputs and Jupyter state in tmp), the repo's corpora linked in."""
+    harness.link_corpora(tmp / "data")
+    return harness.lab_env(tmp)
 
 
 def _cli() -> list[str]:
