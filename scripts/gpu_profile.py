@@ -16,10 +16,11 @@ from seqgap_lab.bench import _batch
 from seqgap_lab.bench_hf import BEAM, _models
 from seqgap_lab.decoding.beam import beam_search
 from seqgap_lab.decoding.search import greedy
+from seqgap_lab.decoding.static import static_beam_search, static_greedy
 from seqgap_lab.runtime import get_device
 
 
-def _calls(size, dev, dtype):
+def _calls(size, dev, dtype, graphs=True):
     """name -> zero-argument call; dtype None = fp32 (no autocast), else autocast to dtype."""
     ours, hf, _ = _models(size, dev)
     src = _batch(size, dev).src
@@ -38,12 +39,40 @@ def _calls(size, dev, dtype):
         return wrap(lambda: hf.generate(input_ids=src, attention_mask=mask.long(), do_sample=False,
                                         num_beams=beams, max_new_tokens=steps, min_new_tokens=steps,
                                         length_penalty=1.0))
-    return {
+    calls = {
         "ours/greedy": wrap(lambda: greedy(ours, src, mask, steps, min_len=steps)),
         "hf/greedy": gen(1),
         "ours/beam5": wrap(lambda: beam_search(ours, src, mask, steps, beam_size=BEAM, min_len=steps)),
         "hf/beam5": gen(BEAM),
     }
+    if dev.type == "cuda" and graphs:
+        calls["graph/greedy"] = wrap(lambda: static_greedy(ours, src, mask, steps, min_len=steps))
+        calls["graph/beam5"] = wrap(lambda: static_beam_search(ours, src, mask, steps, beam_size=BEAM, min_len=steps))
+    return calls
+
+
+def checks(size, dev) -> None:
+    """Graph replay vs the same steps run eagerly (must be identical), and vs the dynamic searches (rows with
+    identical tokens: random weights have near-ties, so a few may differ by summation order); forced length
+    and free length (finished-hypothesis bookkeeping and early stop on the device)."""
+    ours, _, _ = _models(size, dev)
+    src = _batch(size, dev).src
+    mask, steps = src != 0, size["decode_steps"]
+    with torch.no_grad():
+        for min_len in (steps, 0):
+            for name, stat, dyn in (
+                    ("greedy", lambda g: static_greedy(ours, src, mask, steps, min_len=min_len, graphs=g),
+                     lambda: greedy(ours, src, mask, steps, min_len=min_len)),
+                    ("beam5", lambda g: static_beam_search(ours, src, mask, steps, beam_size=BEAM, min_len=min_len,
+                                                           graphs=g),
+                     lambda: beam_search(ours, src, mask, steps, beam_size=BEAM, min_len=min_len))):
+                graph, eager, ref = stat(True), stat(False), dyn()
+                same_rows = (graph.tokens == ref.tokens).all(1).float().mean().item()
+                print(f"check {name} min_len={min_len}: graph == eager static: tokens "
+                      f"{torch.equal(graph.tokens, eager.tokens)}, lengths {torch.equal(graph.lengths, eager.lengths)},"
+                      f" max |score diff| {(graph.scores - eager.scores).abs().max().item():.2e}; rows equal to the "
+                      f"dynamic search {same_rows:.3f}, max |score diff| {(graph.scores - ref.scores).abs().max().item():.2e}"
+                      f", mean length {graph.lengths.float().mean().item():.1f} vs {ref.lengths.float().mean().item():.1f}")
 
 
 def main() -> None:
@@ -54,10 +83,18 @@ def main() -> None:
     dev = get_device(args.device)
     size = SIZES["peer"]
     n = size["batch"]
+    graphs_ok = dev.type == "cuda"
+    if graphs_ok:
+        try:
+            checks(size, dev)
+        except Exception:  # report and go on without the graph variants: the other timings still count
+            import traceback
+            traceback.print_exc()
+            graphs_ok = False
     for label, dtype in (("fp32", None), ("bf16 autocast", torch.bfloat16)):
         if dtype is not None and dev.type != "cuda":
             continue
-        calls = _calls(size, dev, dtype)
+        calls = _calls(size, dev, dtype, graphs_ok)
         for fn in calls.values():
             fn()
         times = {k: [] for k in calls}
@@ -68,8 +105,10 @@ def main() -> None:
         for k, t in times.items():
             print(f"  {k:12s} {n / statistics.median(t):9.1f} sent/s   ({statistics.median(t) * 1000:.1f} ms a run)")
         for m in ("greedy", "beam5"):
-            ratio = statistics.median(h / o for h, o in zip(times[f"hf/{m}"], times[f"ours/{m}"]))
-            print(f"  {m}: ours / HF speed-up (median paired) {ratio:.2f}x")
+            for who in ("ours", "graph"):
+                if f"{who}/{m}" in times:
+                    ratio = statistics.median(h / o for h, o in zip(times[f"hf/{m}"], times[f"{who}/{m}"]))
+                    print(f"  {m}: {who} / HF speed-up (median paired) {ratio:.2f}x")
         if dtype is None:
             acts = [torch.profiler.ProfilerActivity.CPU]
             if dev.type == "cuda":
@@ -80,8 +119,8 @@ def main() -> None:
                     if dev.type == "cuda":
                         torch.cuda.synchronize()
                 sort = "self_cuda_time_total" if dev.type == "cuda" else "self_cpu_time_total"
-                print(f"== profile of {k} (fp32), top 25 by {sort}")
-                print(prof.key_averages().table(sort_by=sort, row_limit=25, max_name_column_width=50))
+                print(f"== profile of {k} (fp32), top 15 by {sort}")
+                print(prof.key_averages().table(sort_by=sort, row_limit=15, max_name_column_width=50))
 
 
 if __name__ == "__main__":

@@ -19,12 +19,14 @@ from seqgap_lab.bench import SIZES, _batch, _row, _time
 from seqgap_lab.config import ModelConfig, check_choice, check_int
 from seqgap_lab.decoding.beam import beam_search
 from seqgap_lab.decoding.search import greedy
+from seqgap_lab.decoding.static import static_beam_search, static_greedy
 from seqgap_lab.models import build_model
 from seqgap_lab.runtime import autocast, device_description, get_device, seed_everything
 
 BEAM = 5
 HF_MODEL = "hf_marian"  # HF generate on MarianMTModel
 ADAPTED = "hf_marian+seqgap"  # our decoding on the same MarianMTModel, through the adapter
+GRAPHED = "transformer+graph"  # our Transformer, fixed-shape search with the step in a CUDA graph (CUDA only)
 
 
 def _describe(size: dict) -> str:
@@ -62,7 +64,7 @@ def decode_fns(size: dict, device: torch.device) -> dict[str, Callable[[], torch
         return run(lambda: hf.generate(input_ids=src, attention_mask=mask.long(), do_sample=False, num_beams=beams,
                                        max_new_tokens=steps, min_new_tokens=steps, length_penalty=1.0)[:, 1:])
 
-    return {
+    fns = {
         "transformer/greedy": run(lambda: greedy(ours, src, mask, steps, min_len=steps).tokens),
         f"{HF_MODEL}/greedy": generate(1),
         f"{ADAPTED}/greedy": run(lambda: greedy(adapted, src, mask, steps, min_len=steps).tokens),
@@ -70,6 +72,11 @@ def decode_fns(size: dict, device: torch.device) -> dict[str, Callable[[], torch
         f"{HF_MODEL}/beam": generate(BEAM),
         f"{ADAPTED}/beam": run(lambda: beam_search(adapted, src, mask, steps, beam_size=BEAM, min_len=steps).tokens),
     }
+    if device.type == "cuda":  # a graph is captured per call: its capture is part of the time
+        fns[f"{GRAPHED}/greedy"] = run(lambda: static_greedy(ours, src, mask, steps, min_len=steps).tokens)
+        fns[f"{GRAPHED}/beam"] = run(lambda: static_beam_search(ours, src, mask, steps, beam_size=BEAM,
+                                                                min_len=steps).tokens)
+    return fns
 
 
 def _timed(fns: dict, size: dict, repeats: int, device: torch.device) -> dict[str, list[float]]:
@@ -113,6 +120,12 @@ def hf_rows(device: torch.device | str, repeats: int, size: str = "peer", adapte
         rows.append(_row(f"transformer_vs_{HF_MODEL}", f"{label}_speedup",
                          statistics.median(h / o for h, o in zip(peer, ours)), "x",
                          "median paired time ratio HF generate / ours, interleaved; " + note))
+        if f"{GRAPHED}/{method}" in times:
+            graphed = times[f"{GRAPHED}/{method}"]
+            rows.append(_row(f"{GRAPHED}_vs_{HF_MODEL}", f"{label}_speedup",
+                             statistics.median(h / g for h, g in zip(peer, graphed)), "x",
+                             "median paired time ratio HF generate / our fixed-shape search in a CUDA graph "
+                             "(captured per call), interleaved; " + note))
         if adapter:
             mine = times[f"{ADAPTED}/{method}"]
             rows.append(_row(f"{ADAPTED}_vs_{HF_MODEL}", f"{label}_speedup",

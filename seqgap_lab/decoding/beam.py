@@ -92,7 +92,7 @@ def _top_candidates(raw: torch.Tensor, log_probs: torch.Tensor, n: int) -> tuple
     if c is None or n > k * (v // c):
         return (raw.reshape(-1, 1) + log_probs).view(a, k * v).topk(n, dim=1)  # (A, n)
     chunks = log_probs.view(a, k * (v // c), c)  # (A, k*V/c, c) chunk b of sentence a = beam b // (V/c)
-    offset = raw.repeat_interleave(v // c, dim=1)  # (A, k*V/c) raw of each chunk's beam
+    offset = raw[:, :, None].expand(a, k, v // c).reshape(a, -1)  # (A, k*V/c) raw of each chunk's beam (no host sync)
     best = (offset + chunks.amax(-1)).topk(n, dim=1).indices  # (A, n) raw + max commutes: adding is monotone
     cand = offset.gather(1, best)[..., None] + chunks.gather(1, best[..., None].expand(-1, -1, c))  # (A, n, c)
     values, pos = cand.view(a, n * c).topk(n, dim=1)  # (A, n)

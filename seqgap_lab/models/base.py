@@ -94,6 +94,15 @@ class Seq2SeqModel(nn.Module):
         """One decoder step: prev_tokens (B,) -> logits (B, V) and the advanced state."""
         raise NotImplementedError
 
+    def static_state(self, memory: torch.Tensor, src_mask: torch.Tensor, group: int = 1, max_len: int = 128):
+        """Fixed-shape decoder state for graph-captured decoding (decoding/static.py); only some models have it."""
+        raise NotImplementedError(f"{type(self).__name__} has no fixed-shape decoding state (static_state): "
+                                  "use decoding.greedy / decoding.beam_search, which work with every model")
+
+    def static_step(self, prev_tokens: torch.Tensor, state) -> torch.Tensor:
+        """One step on a static_state: prev_tokens (N,) -> logits (N, V), the state updated in place."""
+        raise NotImplementedError(f"{type(self).__name__} has no static_step")
+
     def decode_forward(self, memory: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         """Teacher-forced decoder over a whole prefix given the memory: (B, T) -> logits (B, T, V)."""
         raise NotImplementedError

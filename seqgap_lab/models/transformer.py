@@ -10,6 +10,7 @@ from torch import nn
 from seqgap_lab.config import ModelConfig
 from seqgap_lab.models.base import DecoderState, Seq2SeqModel
 from seqgap_lab.models.kvcache import BeamKV
+from seqgap_lab.models.transformer_static import StaticState, static_step
 
 
 def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
@@ -250,3 +251,11 @@ class TransformerSeq2Seq(Seq2SeqModel):
         tensors = dict(state.tensors, self=cache if isinstance(cache, BeamKV) else tuple(new_self))
         tensors["attention"] = None if weights is None else weights[:, 0]  # (B, S) last layer, head mean
         return self._logits(x)[:, 0], DecoderState(tensors, state.step + 1, state.shared, state.rows)
+
+    def static_state(self, memory, src_mask, group=1, max_len=128) -> StaticState:
+        """Fixed-shape state for graph-captured decoding (decoding/static.py): `group` rows per source."""
+        return StaticState(self, memory, src_mask, group, max_len)
+
+    def static_step(self, prev_tokens, state: StaticState) -> torch.Tensor:
+        """prev_tokens (N,) -> logits (N, V), updating the fixed-shape state in place."""
+        return static_step(self, prev_tokens, state)
