@@ -10,6 +10,7 @@ import sacrebleu
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
 from seqgap_lab.metrics import sentence_bleu as sb
+from seqgap_lab.metrics import tokenize_13a as tok13a
 from seqgap_lab.metrics.sentence_bleu import (sentence_bleu_batch, sentence_bleu_ids, sentence_bleu_multi,
                                               tokenize_13a)
 
@@ -153,8 +154,8 @@ def test_tokenisation_fuzz_equals_tokenizer13a():
     for line in lines:
         assert tokenize_13a(line) == _TOK(line.rstrip()).split(), repr(line)
     # Batched tokenisation (one split for all lines) gives the same tokens line by line.
-    flat, lens = sb._tokenize_flat(lines[:500])
-    words = sb._CHUNKS.words
+    flat, lens = tok13a._tokenize_flat(lines[:500])
+    words = tok13a._CHUNKS.words
     got = np.split(np.asarray([words[i] for i in flat.tolist()], dtype=object), np.cumsum(lens)[:-1])
     assert [list(g) for g in got] == [_TOK(line.rstrip()).split() for line in lines[:500]]
 
@@ -195,8 +196,8 @@ def test_digit_free_chunks_fuzz_equals_tokenizer13a():
     lines = [" ".join("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
                       for _ in range(rng.randint(1, 6))) for _ in range(4000)]
     sb.clear_cache()
-    flat, lens = sb._tokenize_flat(lines)
-    words = sb._CHUNKS.words
+    flat, lens = tok13a._tokenize_flat(lines)
+    words = tok13a._CHUNKS.words
     got = np.split(np.asarray([words[i] for i in flat.tolist()], dtype=object), np.cumsum(lens)[:-1])
     assert [list(g) for g in got] == [_TOK(line.rstrip()).split() for line in lines]
 
@@ -204,11 +205,11 @@ def test_digit_free_chunks_fuzz_equals_tokenizer13a():
 @pytest.mark.parametrize("block", [1, 2, 3, 128])
 def test_batched_tokenisation_is_per_line_whatever_the_block_size(block, monkeypatch):
     """Lines are split a block at a time; empty and whitespace-only lines fall on block edges too."""
-    monkeypatch.setattr(sb, "_BLOCK", block)
+    monkeypatch.setattr(tok13a, "_BLOCK", block)
     lines = ["", "a b", " ", "c.", "", "", "d, e", "\t", "f"] + SHORTCUT_LINES + HAND_MADE + [""]
-    flat, lens = sb._tokenize_flat(lines)
+    flat, lens = tok13a._tokenize_flat(lines)
     assert len(lens) == len(lines)
-    words = sb._CHUNKS.words
+    words = tok13a._CHUNKS.words
     got = np.split(np.asarray([words[i] for i in flat.tolist()], dtype=object), np.cumsum(lens)[:-1])
     assert [list(g) for g in got] == [_TOK(line.rstrip()).split() for line in lines]
 
@@ -231,11 +232,11 @@ def test_memo_grows_and_trims_across_calls(monkeypatch):
     later = sentence_bleu_batch(hyps, refs)  # some chunks new, most seen
     np.testing.assert_array_equal(later[:100], first)
     np.testing.assert_allclose(later, sacre(hyps, refs), rtol=0, atol=TOL)
-    assert len(sb._CHUNKS.words) == len(sb._CHUNKS.vocab) == len(set(sb._CHUNKS.words))
-    monkeypatch.setattr(sb, "_MAX_MEMO", 10)
-    size = len(sb._CHUNKS)
+    assert len(tok13a._CHUNKS.words) == len(tok13a._CHUNKS.vocab) == len(set(tok13a._CHUNKS.words))
+    monkeypatch.setattr(tok13a, "_MAX_MEMO", 10)
+    size = len(tok13a._CHUNKS)
     np.testing.assert_array_equal(sentence_bleu_batch(hyps, refs), later)  # trimmed first, then refilled
-    assert len(sb._CHUNKS) <= size
+    assert len(tok13a._CHUNKS) <= size
 
 
 def test_without_shortcuts_every_chunk_goes_through_the_regexes(monkeypatch):
@@ -243,7 +244,7 @@ def test_without_shortcuts_every_chunk_goes_through_the_regexes(monkeypatch):
     hyps, refs = hand_made_pairs(100)
     sb.clear_cache()
     fast = sentence_bleu_batch(hyps, refs)
-    monkeypatch.setattr(sb, "_ALWAYS_SPLIT", frozenset())
+    monkeypatch.setattr(tok13a, "_ALWAYS_SPLIT", frozenset())
     sb.clear_cache()
     try:
         np.testing.assert_array_equal(sentence_bleu_batch(hyps, refs), fast)
