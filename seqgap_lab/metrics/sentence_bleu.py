@@ -29,8 +29,8 @@ tuple n-gram Counters for every single call):
 - The final formula is vectorised over the batch in the same operation order as sacrebleu's
   ``BLEU.compute_bleu`` (numpy's log/exp may differ from ``math``'s in the last bit: measured
   differences are ~1e-14 on the 0-100 scale).
-- The chunk memo (tokenize_13a) and the tables are module-level (not thread-safe; the memo is dropped past 2^20
-  chunks; ``clear_cache()``).
+- The chunk memo (tokenize_13a) and the tables are module-level (not thread-safe; the memo is dropped
+  past 2^20 chunks; ``clear_cache()``).
 
 ``sentence_bleu_ids`` scores integer token sequences (synthetic tasks) with the same formula and
 no tokenizer; sacrebleu has no such function (the tests compare it with sacrebleu on the ids

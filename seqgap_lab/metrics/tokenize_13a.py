@@ -1,7 +1,7 @@
 """sacrebleu's 13a tokenisation as BLEU applies it, memoised per whitespace-separated chunk (for
 metrics/sentence_bleu.py; the tests compare every tokenisation with sacrebleu's ``Tokenizer13a``).
 
-Tokenisation. 13a's regular expressions only look at a character and its neighbours, and no
+13a's regular expressions only look at a character and its neighbours, and no
 rule relates characters across whitespace (every whitespace character is a "non-digit" to them,
 exactly like the space 13a pads each line with), so tokenising a line equals tokenising each of
 its whitespace-separated chunks on its own (padded with spaces) and concatenating. Chunks
@@ -243,7 +243,7 @@ def tokenize_13a(line: str) -> list[str]:
 def clear_cache() -> None:
     """Forget the memoised chunk tokenisations (for cold-start timings, or to free memory).
 
-    The lookup tables of -1 (at most 2 x 16 MB) are kept: they hold nothing between calls.
+    sentence_bleu's lookup tables of -1 are not touched: they hold nothing between calls.
     """
     _CHUNKS.reset()
 
