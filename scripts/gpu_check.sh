@@ -14,7 +14,7 @@ step() {  # step NAME LIMIT_S CMD...: run, log to $OUT/NAME.txt, print its wall 
   echo "$name rc=$rc $(( ($(date +%s%N) - t0) / 1000000 )) ms" | tee -a "$OUT/steps.txt"
 }
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'; } >"$OUT/env.txt" 2>&1
-[ "${SKIP_HF:-}" ] || step bench_hf 120 python3 -m seqgap_lab.bench_hf --device "$dev" --repeats 7
+[ "${SKIP_HF:-}" ] || step bench_hf 120 python3 -m seqgap_lab.bench.hf --device "$dev" --repeats 7
 step profile 120 python3 scripts/gpu_profile.py --device "$dev" --repeats 5
 [ "${SKIP_BENCH:-}" ] || step bench_peer 120 python3 -m seqgap_lab bench --json --size peer --device "$dev" --repeats 5
 [ "${SKIP_BENCH:-}" ] || step bench_small 60 python3 -m seqgap_lab bench --json --size small --device "$dev" --repeats 5

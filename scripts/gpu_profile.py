@@ -11,19 +11,20 @@ import statistics
 
 import torch
 
-from seqgap_lab.bench import SIZES, _time
-from seqgap_lab.bench import _batch
-from seqgap_lab.bench_hf import BEAM, _models
+from seqgap_lab.training.step_cost import SIZES
+from seqgap_lab.core.timing import timed
+from seqgap_lab.training.step_cost import random_batch
+from seqgap_lab.bench.hf import BEAM, _models
 from seqgap_lab.decoding.beam import beam_search
 from seqgap_lab.decoding.search import greedy
 from seqgap_lab.decoding.static import static_beam_search, static_greedy
-from seqgap_lab.runtime import get_device
+from seqgap_lab.core.runtime import get_device
 
 
 def _calls(size, dev, dtype, graphs=True):
     """name -> zero-argument call; dtype None = fp32 (no autocast), else autocast to dtype."""
     ours, hf, _ = _models(size, dev)
-    src = _batch(size, dev).src
+    src = random_batch(size, dev).src
     mask, steps = src != 0, size["decode_steps"]
 
     def ctx():
@@ -56,7 +57,7 @@ def checks(size, dev) -> None:
     identical tokens: random weights have near-ties, so a few may differ by summation order); forced length
     and free length (finished-hypothesis bookkeeping and early stop on the device)."""
     ours, _, _ = _models(size, dev)
-    src = _batch(size, dev).src
+    src = random_batch(size, dev).src
     mask, steps = src != 0, size["decode_steps"]
     with torch.no_grad():
         for min_len in (steps, 0):
@@ -100,7 +101,7 @@ def main() -> None:
         times = {k: [] for k in calls}
         for _ in range(args.repeats):
             for k, fn in calls.items():
-                times[k].append(_time(fn, dev))
+                times[k].append(timed(fn, dev))
         print(f"== {label}: sentences/s (median of {args.repeats}, interleaved)")
         for k, t in times.items():
             print(f"  {k:12s} {n / statistics.median(t):9.1f} sent/s   ({statistics.median(t) * 1000:.1f} ms a run)")

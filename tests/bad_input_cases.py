@@ -5,16 +5,15 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from seqgap_lab.config import (DECODE_METHODS, MODELS, PROFILES, SUBWORD_MODEL_TYPES, SUBWORD_NORMALIZATIONS, TASKS,
-                               DecodeConfig, ModelConfig, SubwordConfig, TaskConfig, TrainConfig)
-from seqgap_lab.data.speech_config import SpeechConfig
-from seqgap_lab.data.speech_synth import NOISE_KINDS, VOICES
-from seqgap_lab.distill_study import SIZES
-from seqgap_lab.models.speech_encoder import SPEECH_MODELS, SpeechModelConfig
+from seqgap_lab.core.config import (DECODE_METHODS, MODELS, PROFILES, SUBWORD_MODEL_TYPES, SUBWORD_NORMALIZATIONS, TASKS, DecodeConfig, ModelConfig, SubwordConfig, TaskConfig, TrainConfig)
+from seqgap_lab.data.speech.config import SpeechConfig
+from seqgap_lab.data.speech.synth import NOISE_KINDS, VOICES
+from seqgap_lab.zoo.distillation import SIZES
+from seqgap_lab.models.speech.encoder import SPEECH_MODELS, SpeechModelConfig
 from seqgap_lab.strategies.mrt import RISKS
 from seqgap_lab.strategies.scheduled_sampling import MAX_PASSES, MODES
-from seqgap_lab.sweep import SweepSpec
-from seqgap_lab.sweep_cells import DECODINGS, STRATEGIES
+from seqgap_lab.sweeps.runner import SweepSpec
+from seqgap_lab.sweeps.cells import DECODINGS, STRATEGIES
 
 
 class Case(NamedTuple):

@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from seqgap_lab.config import ModelConfig, TaskConfig, TrainConfig
+from seqgap_lab.core.config import ModelConfig, TaskConfig, TrainConfig
+from seqgap_lab.zoo import synthetic
 
 TASK = TaskConfig(name="copy", min_len=2, train_max_len=6, test_max_len=8, num_symbols=6,
                   num_train=200, num_dev=20, num_test=20)
@@ -42,7 +43,7 @@ def _wait_for(path: Path) -> None:
 
 
 def _lock(target: str, held_flag: str) -> None:
-    from seqgap_lab.cache import file_lock
+    from seqgap_lab.core.cache import file_lock
 
     with file_lock(target, "building the test target"):
         Path(held_flag).touch()
@@ -52,13 +53,12 @@ def _lock(target: str, held_flag: str) -> None:
 def _train(steps: str, ready: str | None = None, go: str | None = None) -> None:
     import torch
 
-    from seqgap_lab import experiments
 
     torch.set_num_threads(1)  # as in the test session: a tiny model, and the same numbers in every process
     if ready and go:
         Path(ready).touch()
         _wait_for(Path(go))
-    run = experiments.trained_model(TASK, MODEL, train_config(int(steps)), device="cpu", progress=False)
+    run = synthetic.trained_model(TASK, MODEL, train_config(int(steps)), device="cpu", progress=False)
     print(json.dumps({"from_cache": run.from_cache, "digest": state_digest(run.model.state_dict()),
                       "checkpoint": str(run.checkpoint)}), flush=True)
 

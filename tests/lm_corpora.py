@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from seqgap_lab.data import corpora, sword
+from seqgap_lab.data.text import corpora, sword
 
 CHECKOUT_CORPORA = Path(__file__).resolve().parents[1] / "data" / "corpora"
 NEEDED = ("bible", "prose", "code")

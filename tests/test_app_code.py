@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from lm_corpora import corpus_root, data_dir  # noqa: F401  (fixtures)
-from seqgap_lab import app_code, app_runs, plots_apps
-from seqgap_lab import contrastive_study as cs
-from seqgap_lab.config import ConfigError
+from seqgap_lab.lessons.applications import code as app_code, runs as app_runs, figures as plots_apps
+from seqgap_lab.core.config import ConfigError
 from seqgap_lab.metrics.generation import parses, rep_n
+from seqgap_lab.lessons import generation
 
 matplotlib.use("Agg")
 
@@ -69,7 +69,7 @@ def _rows(strategy, decoding, texts, parsed, seed=0, max_len=16):
         words = text.split()
         out.append({"strategy": strategy, "decoding": decoding, "seed": seed, "max_len": max_len, "prompt_index": i,
                     "completion": text, "tokens": len(words), "stopped": False, "words": len(words),
-                    "coherent_words": cs.coherent_length(words), "rep_4": rep_n([words], 4), "nll_sum": 2.0,
+                    "coherent_words": generation.coherent_length(words), "rep_4": rep_n([words], 4), "nll_sum": 2.0,
                     "parses": ok})
     return out
 
@@ -78,13 +78,13 @@ def _run(distilled_greedy_parses) -> app_runs.AppRun:
     texts = [f"    x{i} = {i}\n    return x{i}\n" for i in range(8)]
     rows = []
     for max_len in (8, 16):
-        rows += _rows(cs.REFERENCE, cs.REFERENCE, texts, [True] * 8, max_len=max_len)
+        rows += _rows(generation.REFERENCE, generation.REFERENCE, texts, [True] * 8, max_len=max_len)
         for strategy in app_runs.STRATEGIES:
             for decoding in app_runs.DECODINGS:
                 ok = [True] * 8
                 if strategy == app_runs.DISTILLED and decoding == "greedy" and max_len == 16:
                     ok = distilled_greedy_parses
-                for seed in ((0, 1) if decoding == cs.SAMPLED else (0,)):
+                for seed in ((0, 1) if decoding == generation.SAMPLED else (0,)):
                     rows += _rows(strategy, decoding, texts, ok, seed=seed, max_len=max_len)
     gens = pd.DataFrame(rows)
     info = {"profile": "smoke", "budgets": [8, 16], "seeds": [0, 1], "num_prompts": 8}
@@ -95,7 +95,7 @@ def test_headline_and_takeaway_read_the_table_and_the_verdict_follows_it():
     same = app_code.headline(_run([True] * 8))
     assert same["longest"] == 16 and same["num_prompts"] == 8 and same["reference"]["parse_rate"] == 1.0
     assert same["cells"][app_runs.DISTILLED]["greedy"]["parse_rate"] == 1.0
-    assert "parse_rate_sd" in same["cells"]["TF"][cs.SAMPLED]
+    assert "parse_rate_sd" in same["cells"]["TF"][generation.SAMPLED]
     assert same["parse_curves"]["TF"]["greedy"] == {"8": 1.0, "16": 1.0}
     assert same["distill_effect"]["greedy"]["parses"]["diff"] == 0.0
     text = app_code.takeaway(same)
@@ -122,7 +122,7 @@ def test_smoke_code_study_end_to_end(data_dir):
     g = run.generations
     assert {"strategy", "decoding", "seed", "max_len", "prompt_index", "completion", "parses", "rep_4",
             "coherent_words"} <= set(g.columns)
-    assert set(g["strategy"]) == {*app_runs.STRATEGIES, cs.REFERENCE} and set(g["max_len"]) == {8, 16}
+    assert set(g["strategy"]) == {*app_runs.STRATEGIES, generation.REFERENCE} and set(g["max_len"]) == {8, 16}
     assert len(g) == 4 * 2 * (1 + 2 * 4)  # prompts x budgets x (reference + strategies x decodings), one seed
     assert g["parses"].map(lambda v: isinstance(v, bool)).all()
     m = run.metrics

@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from lm_corpora import corpus_root, data_dir  # noqa: F401  (fixtures)
-from seqgap_lab import app_longform, app_runs, plots_apps
-from seqgap_lab import contrastive_study as cs
-from seqgap_lab.config import ModelConfig
+from seqgap_lab.lessons.applications import longform as app_longform, runs as app_runs, figures as plots_apps
+from seqgap_lab.core.config import ModelConfig
 from seqgap_lab.decoding import decode_sequences
 from seqgap_lab.metrics.generation import rep_n
 from seqgap_lab.metrics.topic_drift import TopicVectors, content_words, cosine
 from seqgap_lab.models import build_model
+from seqgap_lab.lessons import generation
 
 matplotlib.use("Agg")
 
@@ -64,7 +64,7 @@ def _rows(strategy, decoding, texts, seed=0, max_len=16):
         words = text.split()
         out.append({"strategy": strategy, "decoding": decoding, "seed": seed, "max_len": max_len, "prompt_index": i,
                     "completion": text, "tokens": len(words), "stopped": False, "words": len(words),
-                    "coherent_words": cs.coherent_length(words), "rep_4": rep_n([words], 4), "nll_sum": 2.0,
+                    "coherent_words": generation.coherent_length(words), "rep_4": rep_n([words], 4), "nll_sum": 2.0,
                     "parses": None})
     return out
 
@@ -73,12 +73,12 @@ def _run(distilled_greedy: str) -> app_runs.AppRun:
     prompts = [PROMPT] * 6
     rows = []
     for max_len in (8, 16):
-        rows += _rows(cs.REFERENCE, cs.REFERENCE, [TOPIC + " " + TOPIC] * 6, max_len=max_len)
+        rows += _rows(generation.REFERENCE, generation.REFERENCE, [TOPIC + " " + TOPIC] * 6, max_len=max_len)
         for strategy in app_runs.STRATEGIES:
             for decoding in app_runs.DECODINGS:
                 student_greedy = (strategy, decoding) == (app_runs.DISTILLED, "greedy")
                 text = distilled_greedy if student_greedy else TOPIC + " " + OTHER
-                for seed in ((0, 1) if decoding == cs.SAMPLED else (0,)):
+                for seed in ((0, 1) if decoding == generation.SAMPLED else (0,)):
                     rows += _rows(strategy, decoding, [text] * 6, seed=seed, max_len=max_len)
     gens = app_longform.add_drift(pd.DataFrame(rows), prompts, TopicVectors(DOCS), window=6)
     metrics = pd.concat([app_runs.metrics_table(gens), app_longform.drift_metrics(gens)], ignore_index=True)
@@ -133,7 +133,7 @@ def test_smoke_longform_study_end_to_end(data_dir):
     run = app_longform.run_study("smoke")
     g = run.generations
     assert {"strategy", "decoding", "completion", "rep_4", "topic_sims", "topic_sim_first", "topic_sim_last"} <= set(g)
-    assert set(g["strategy"]) == {*app_runs.STRATEGIES, cs.REFERENCE} and set(g["max_len"]) == {8, 16}
+    assert set(g["strategy"]) == {*app_runs.STRATEGIES, generation.REFERENCE} and set(g["max_len"]) == {8, 16}
     assert {"rep_2", "rep_4", "diversity", "topic_sim_last", "windowed_share"} <= set(run.metrics["metric"])
     drift = run.info["drift"]
     assert {"strategy", "decoding", "seed", "max_len", "prompt_index", "window", "similarity"} <= set(drift.columns)

@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 
 from bad_input_cases import CONFIGS, CROSS_FIELD, KIND_FOR, NOTEBOOK_PARAMETERS, STRATEGY_ARGS, Case, cases_for
-from seqgap_lab import paths
-from seqgap_lab.beam_study import BeamTables
-from seqgap_lab.beam_widgets import check_setting as beam_setting
-from seqgap_lab.cli import main
-from seqgap_lab.config import MODELS, PROFILES, TASKS, ConfigError
-from seqgap_lab.contrastive_widgets import check_setting as contrastive_setting
-from seqgap_lab.runtime import DEVICES
+from seqgap_lab.core import paths
+from seqgap_lab.lessons.beam.study import BeamTables
+from seqgap_lab.lessons.beam.explorer import check_setting as beam_setting
+from seqgap_lab.app.cli import main
+from seqgap_lab.core.config import MODELS, PROFILES, TASKS, ConfigError
+from seqgap_lab.lessons.contrastive.summary import check_setting as contrastive_setting
+from seqgap_lab.core.runtime import DEVICES
 from seqgap_lab.strategies import get_strategy
 
 TRIED: Counter = Counter()
@@ -152,7 +152,7 @@ def test_every_notebook_parameter_has_cases_and_defaults_pass(stem):
 @pytest.mark.timeout(300)
 def test_papermill_run_with_a_bad_parameter_fails_at_once(tmp_path):
     """One real papermill run: the kernel stops in the checks cell with the one-line ConfigError."""
-    from seqgap_lab.report import run_notebook
+    from seqgap_lab.app.report import run_notebook
 
     TRIED["papermill runs"] += 1
     record = run_notebook(NOTEBOOK_DIR / "01_error_compounding.ipynb", "smoke", tmp_path / "reports",
@@ -224,10 +224,10 @@ def no_real_work(monkeypatch):
     def reached(*args, **kwargs):
         raise AssertionError("a bad input got past validation: real work started")
 
-    for target in ("seqgap_lab.experiments.make_task", "seqgap_lab.report.run_notebook",
-                   "seqgap_lab.bench_bleu.bench_sentence_bleu", "seqgap_lab.sweep.measure_cell",
-                   "seqgap_lab.data.corpora._prepare_one", "seqgap_lab.data.speech.ensure",
-                   "seqgap_lab.explore_serve.check_port_free"):
+    for target in ("seqgap_lab.zoo.synthetic.make_task", "seqgap_lab.app.report.run_notebook",
+                   "seqgap_lab.bench.bleu.bench_sentence_bleu", "seqgap_lab.sweeps.runner.measure_cell",
+                   "seqgap_lab.data.text.corpora._prepare_one", "seqgap_lab.data.speech.corpus.ensure",
+                   "seqgap_lab.app.explore_serve.check_port_free"):
         monkeypatch.setattr(target, reached)
 
 

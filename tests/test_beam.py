@@ -8,10 +8,9 @@ import pytest
 import torch
 from test_decoding import KINDS, MAX_LEN, _model, _shift_output_logits, _sources
 
-from seqgap_lab.config import ConfigError, DecodeConfig, ModelConfig
-from seqgap_lab.data.tokenize import BOS, EOS, PAD
-from seqgap_lab.decoding import (BeamScorer, beam_search, decode, decode_nbest, decode_sequences, greedy,
-                                 length_penalty)
+from seqgap_lab.core.config import ConfigError, DecodeConfig, ModelConfig
+from seqgap_lab.data.vocab import BOS, EOS, PAD
+from seqgap_lab.decoding import (BeamScorer, beam_search, decode, decode_nbest, decode_sequences, greedy, length_penalty)
 from seqgap_lab.models import build_model
 
 PENALTIES = [("none", 0.0), ("gnmt", 1.0), ("hf", 1.0)]

@@ -9,19 +9,23 @@ import pandas as pd
 import pytest
 import torch
 
-from seqgap_lab import beam_study as bs
-from seqgap_lab import beam_summary as summ
-from seqgap_lab import beam_widgets as bw
-from seqgap_lab.cache import CacheError
-from seqgap_lab.config import ConfigError, ModelConfig
+from seqgap_lab.lessons.beam import study as bs
+from seqgap_lab.lessons.beam import summary as summ
+from seqgap_lab.lessons.beam import explorer as bw
+from seqgap_lab.core.cache import CacheError
+from seqgap_lab.core.config import ConfigError, ModelConfig
 from seqgap_lab.models import build_model
+from seqgap_lab.lessons.beam import figures as beam_figures
+from seqgap_lab.lessons.beam import summary as beam_summary
+from seqgap_lab.core import config
+from seqgap_lab.probes import decode_cells
 
 matplotlib.use("Agg")
 BEAMS = (1, 2, 4)
 NUM = 3  # sentences
 
 
-def _metrics(s: bs.Setting, shrink: bool) -> dict:
+def _metrics(s: config.DecodeSetting, shrink: bool) -> dict:
     """Hand-made numbers: without a penalty the length ratio falls with the beam (when shrink); GNMT alpha 1
     restores it and scores best; HF alpha 1 over-lengthens; coverage beta 0.2 costs 1 BLEU."""
     if s.penalty == "greedy":
@@ -49,12 +53,12 @@ def _tables(shrink: bool = True) -> bs.BeamTables:
 
 
 def test_settings_cover_the_grid_once():
-    cells = bs.settings(bs.GRIDS["smoke"])
+    cells = bs.settings(decode_cells.GRIDS["smoke"])
     labels = [c.label for c in cells]
     assert len(labels) == len(set(labels)) == 1 + 3 * (2 * 2 + 1)
-    assert bs.beam_setting(5, "gnmt", 0.0).penalty == "none" and bs.beam_setting(5, "hf", 0.0) == bs.Setting(5, "none")
-    assert bs.Setting().config(20).method == "greedy" and bs.Setting(3, "hf", 1.0).config(20).length_penalty == "hf"
-    assert bs.max_len_for(10) == 25 and bs.max_len_for(11) == 27
+    assert config.beam_setting(5, "gnmt", 0.0).penalty == "none" and config.beam_setting(5, "hf", 0.0) == config.DecodeSetting(5, "none")
+    assert config.DecodeSetting().config(20).method == "greedy" and config.DecodeSetting(3, "hf", 1.0).config(20).length_penalty == "hf"
+    assert decode_cells.max_len_for(10) == 25 and decode_cells.max_len_for(11) == 27
 
 
 def test_nmt_headline_reads_the_tables():
@@ -98,11 +102,11 @@ def test_paired_bootstrap_enters_the_headline():
 
 
 def _synthetic(shrink: bool) -> bs.BeamTables:
-    rows = [{"label": "greedy", **bs.Setting().__dict__, "exact_match": 0.5, "length_ratio": 1.0, "short": 10,
+    rows = [{"label": "greedy", **config.DecodeSetting().__dict__, "exact_match": 0.5, "length_ratio": 1.0, "short": 10,
              "empty": 0}]
     for k in BEAMS:
         for a in (0.0, 1.0):
-            s = bs.beam_setting(k, "gnmt", a)
+            s = config.beam_setting(k, "gnmt", a)
             lr = 1.0 - (0.02 * k if shrink and a == 0 else 0.0)
             rows.append({"label": s.label, **s.__dict__, "exact_match": 0.5 + 0.01 * k, "length_ratio": lr, "short": 10,
                          "empty": k})
@@ -125,16 +129,16 @@ def test_synthetic_headline_and_takeaway(shrink):
 def test_cached_cell_roundtrip_and_checks(tmp_path):
     torch.manual_seed(0)
     model = build_model(ModelConfig(d_model=16, num_heads=2, num_layers=1, ffn_dim=32, dropout=0.0), 12).eval()
-    sources, key = [[4, 5, 6], [7, 8], [9, 10, 11, 5]], {"task": "t", "model": bs.weights_digest(model)}
+    sources, key = [[4, 5, 6], [7, 8], [9, 10, 11, 5]], {"task": "t", "model": decode_cells.weights_digest(model)}
     calls = []
 
     def measure(ids):
         calls.append(1)
         return {"n": len(ids)}
 
-    setting = bs.Setting(2, "gnmt", 1.0, 0.2)
-    first = bs.cached_cell(model, sources, setting, measure, key)
-    again = bs.cached_cell(model, sources, setting, measure, key)
+    setting = config.DecodeSetting(2, "gnmt", 1.0, 0.2)
+    first = decode_cells.cached_cell(model, sources, setting, measure, key)
+    again = decode_cells.cached_cell(model, sources, setting, measure, key)
     assert not first["from_cache"] and again["from_cache"] and len(calls) == 1
     assert again["ids"] == first["ids"] and again["metrics"] == {"n": 3} and len(again["score"]) == 3
     path = next((tmp_path / "data" / "decodes").glob("beam-*.json"))
@@ -142,18 +146,18 @@ def test_cached_cell_roundtrip_and_checks(tmp_path):
     cell["key"]["task"] = "other"
     path.write_text(json.dumps(cell))
     with pytest.raises(CacheError, match="another cell"):
-        bs.cached_cell(model, sources, setting, measure, key)
+        decode_cells.cached_cell(model, sources, setting, measure, key)
     path.write_text("{not json")
     with pytest.raises(CacheError, match="corrupt decode cache"):
-        bs.cached_cell(model, sources, setting, measure, key)
+        decode_cells.cached_cell(model, sources, setting, measure, key)
 
 
 def test_widget_accepts_only_the_decoded_values():
     tables = _tables()
-    values = bw.grid_values(tables)
+    values = beam_summary.grid_values(tables)
     assert values == {"beams": BEAMS, "alphas": {"gnmt": (0.0, 0.6, 1.0), "hf": (0.0, 1.0)},
                       "betas": {"gnmt": (0.0, 0.2), "hf": (0.0,)}}
-    assert bw.check_setting(tables, "gnmt", 0.0, 0.2, 4) == bs.Setting(4, "none", 0.0, 0.2)
+    assert bw.check_setting(tables, "gnmt", 0.0, 0.2, 4) == config.DecodeSetting(4, "none", 0.0, 0.2)
     for kwargs, msg in (({"alpha": 0.3}, "alpha = 0.3 is not allowed: expected one of 0 | 0.6 | 1"),
                         ({"beam_size": 3}, "beam_size = 3 is not allowed: expected one of 1 | 2 | 4"),
                         ({"penalty": "hf", "beta": 0.2}, "beta = 0.2 is not allowed: expected one of 0 "),
@@ -168,20 +172,20 @@ def test_widget_accepts_only_the_decoded_values():
 def test_explorer_redraws_and_selects():
     tables = _tables()
     box = bw.beam_explorer(tables)
-    assert box.setting == bs.Setting(4, "none") and box.figure_title.startswith("beam 4, no penalty: BLEU 12.00")
+    assert box.setting == config.DecodeSetting(4, "none") and box.figure_title.startswith("beam 4, no penalty: BLEU 12.00")
     assert "s1" in box.examples.value.split("</tr>")[1]  # the sentence that shrinks most comes first
     box.sliders["alpha"].value = 1.0
-    assert box.setting == bs.Setting(4, "gnmt", 1.0) and "BLEU 14.00" in box.numbers.value
-    assert box.select(penalty="hf", alpha=1.0, beta=0.0, beam_size=2) == bs.Setting(2, "hf", 1.0)
+    assert box.setting == config.DecodeSetting(4, "gnmt", 1.0) and "BLEU 14.00" in box.numbers.value
+    assert box.select(penalty="hf", alpha=1.0, beta=0.0, beam_size=2) == config.DecodeSetting(2, "hf", 1.0)
     assert box.sliders["beta"].disabled and [v for _, v in box.sliders["alpha"].options] == [0.0, 1.0]
     with pytest.raises(ConfigError, match="alpha = 0.6"):
         box.select(alpha=0.6)  # HF was decoded at alpha 1 only
     box.dropdown.value = "gnmt"
-    assert box.setting == bs.Setting(2, "gnmt", 1.0) and not box.sliders["beta"].disabled
+    assert box.setting == config.DecodeSetting(2, "gnmt", 1.0) and not box.sliders["beta"].disabled
     assert len(box.output.outputs) == 1
 
 
 def test_static_grid_draws_every_panel():
-    fig = bw.static_grid(_tables())
+    fig = beam_figures.static_grid(_tables())
     assert len(fig.axes) == 6
     assert len(fig.axes[0].lines) == 3 + 1 and len(fig.axes[4].lines) == 4 + 1  # cells + greedy line

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from seqgap_lab.data.byo import CorpusFormatError, load_parallel_files, load_parallel_tsv
+from seqgap_lab.data.text.byo import CorpusFormatError, load_parallel_files, load_parallel_tsv
 
 SAMPLE = Path(__file__).parent / "fixtures" / "bible_es_en_sample.tsv"  # six real es-en verse pairs
 

@@ -1,4 +1,4 @@
-"""cache.py and experiments.trained_model: config-keyed checkpoints, verified loads, atomic writes."""
+"""cache.py and synthetic.trained_model: config-keyed checkpoints, verified loads, atomic writes."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqgap_lab import cache, experiments
-from seqgap_lab.cache import (CacheError, atomic_write_bytes, atomic_write_json, config_hash, load_checkpoint,
-                              save_checkpoint)
-from seqgap_lab.config import DecodeConfig, ModelConfig, TaskConfig, TrainConfig
+from seqgap_lab.core import cache
+from seqgap_lab.training import runs as experiments
+from seqgap_lab.core.cache import (CacheError, atomic_write_bytes, atomic_write_json, config_hash, load_checkpoint, save_checkpoint)
+from seqgap_lab.core.config import DecodeConfig, ModelConfig, TaskConfig, TrainConfig
 from seqgap_lab.decoding import decode_sequences
+from seqgap_lab.zoo import synthetic
 
 TASK = TaskConfig(name="copy", min_len=2, train_max_len=4, test_max_len=5, num_symbols=4,
                   num_train=60, num_dev=10, num_test=10)
@@ -24,7 +25,7 @@ TRAIN = TrainConfig(steps=5, batch_size=8, warmup_steps=1, log_every=2)
 
 
 def _run(task=TASK, model=MODEL, train=TRAIN, **kw):
-    return experiments.trained_model(task, model, train, device="cpu", progress=False, **kw)
+    return synthetic.trained_model(task, model, train, device="cpu", progress=False, **kw)
 
 
 def _weights_equal(a, b) -> bool:
@@ -78,7 +79,7 @@ def test_cache_hit_does_not_train(monkeypatch):
 
 def test_trained_weights_differ_from_init():
     from seqgap_lab.models import build_model
-    from seqgap_lab.runtime import seed_everything
+    from seqgap_lab.core.runtime import seed_everything
     result = _run()
     seed_everything(TRAIN.seed)
     init = build_model(MODEL, len(result.task.vocab))

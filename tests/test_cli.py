@@ -5,11 +5,12 @@ import json
 
 import torch
 
-from seqgap_lab import bench, paths
-from seqgap_lab.cli import main
-from seqgap_lab.config import ModelConfig
+from seqgap_lab.core import paths
+from seqgap_lab.app.cli import main
+from seqgap_lab.core.config import ModelConfig
 from seqgap_lab.decoding.search import greedy
 from seqgap_lab.models import build_model
+from seqgap_lab.training import step_cost
 
 
 def _one_line_error(capsys, *needles):
@@ -74,5 +75,5 @@ def test_cached_and_naive_greedy_agree():
         src[2, 4:] = 0
         with torch.no_grad():
             fast = greedy(model, src, src != 0, 9, min_len=9).tokens
-            slow = bench.naive_greedy(model, src, 9)
+            slow = step_cost.naive_greedy(model, src, 9)
         assert torch.equal(fast, slow)

@@ -4,8 +4,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from seqgap_lab.compounding import PROFILE_SIZES, StudyResult, configs, headline, takeaway
-from seqgap_lab.config import ConfigError
+from seqgap_lab.zoo.synthetic import PROFILE_SIZES, configs
+from seqgap_lab.lessons.compounding.study import StudyResult
+from seqgap_lab.lessons.compounding.summary import headline, takeaway
+from seqgap_lab.core.config import ConfigError
 
 
 def _result(beyond_gap: float) -> StudyResult:

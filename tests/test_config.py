@@ -5,8 +5,7 @@ import dataclasses
 
 import pytest
 
-from seqgap_lab.config import (ConfigError, DecodeConfig, ModelConfig, TaskConfig, TrainConfig,
-                               check_profile)
+from seqgap_lab.core.config import ConfigError, DecodeConfig, ModelConfig, TaskConfig, TrainConfig, check_profile
 
 ALL_CONFIGS = (TaskConfig, ModelConfig, TrainConfig, DecodeConfig)
 

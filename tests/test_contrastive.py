@@ -10,12 +10,11 @@ import torch
 from test_beam import TINY_LEN, TINY_V, _all_hypotheses, _tiny_model
 from test_decoding import KINDS, MAX_LEN, V, _model, _sources
 
-from seqgap_lab.bench import SIZES
-from seqgap_lab.bench_contrastive import contrastive_rows
-from seqgap_lab.config import ConfigError, DecodeConfig, ModelConfig
-from seqgap_lab.data.tokenize import BOS, EOS, PAD
-from seqgap_lab.decoding import (CONTRASTIVE_FORMS, CONTRASTIVE_SEARCHES, ContrastiveScore, beam_search, contrastive,
-                                 decode, decode_sequences, greedy)
+from seqgap_lab.training.step_cost import SIZES
+from seqgap_lab.bench.contrastive import contrastive_rows
+from seqgap_lab.core.config import ConfigError, DecodeConfig, ModelConfig
+from seqgap_lab.data.vocab import BOS, EOS, PAD
+from seqgap_lab.decoding import (CONTRASTIVE_FORMS, CONTRASTIVE_SEARCHES, ContrastiveScore, beam_search, contrastive, decode, decode_sequences, greedy)
 from seqgap_lab.models import build_model
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from pysword.cleaner import OSISCleaner
 
-from seqgap_lab import paths
-from seqgap_lab.cli import main
-from seqgap_lab.data import builders, corpora, stdlib_code, sword, verses
+from seqgap_lab.core import paths
+from seqgap_lab.app.cli import main
+from seqgap_lab.data.text import builders, corpora, stdlib_code, sword, verses
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ALL_MODULES = tuple(sword.MODULE_PACKAGES)
@@ -270,8 +270,8 @@ def test_force_replaces_in_place_and_is_deterministic(prepared_dir):
 @needs_sword
 def test_killed_prepare_is_not_taken_as_a_corpus():
     """A real SIGKILL mid-way: the corpus is absent, and the next prepare removes the dead temp folder."""
-    env = dict(os.environ, PYTHONPATH=str(Path(corpora.__file__).parents[2]))
-    proc = subprocess.Popen([sys.executable, "-c", "from seqgap_lab.data import corpora; "
+    env = dict(os.environ, PYTHONPATH=str(Path(corpora.__file__).parents[3]))
+    proc = subprocess.Popen([sys.executable, "-c", "from seqgap_lab.data.text import corpora; "
                              "corpora.prepare('code', progress=False)"], env=env)
     root = paths.data_dir() / "corpora"
     deadline = time.monotonic() + 30

@@ -9,8 +9,8 @@ import torch
 from test_beam import TINY_LEN, _all_hypotheses, _lp, _tiny_model
 from test_decoding import KINDS, MAX_LEN, _model, _sources
 
-from seqgap_lab.config import ConfigError, DecodeConfig
-from seqgap_lab.data.tokenize import BOS, PAD
+from seqgap_lab.core.config import ConfigError, DecodeConfig
+from seqgap_lab.data.vocab import BOS, PAD
 from seqgap_lab.decoding import CoveragePenalty, beam_search, best_coverage_penalty, coverage_penalty, decode
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from seqgap_lab import decision_guide as dg
-from seqgap_lab import lengths_study as ls
+from seqgap_lab.lessons.decision_guide import study as dg
 
 from test_lengths_study import _synthetic, _translation
+from seqgap_lab.lessons.lengths import summary as lengths_summary
 
 
 def _lengths(ss_beyond: float = 0.40, ss_bleu: float = 12.0) -> dict:
-    return {"synthetic": ls.synthetic_headline(_synthetic(ss_beyond=ss_beyond)),
-            "translation": ls.translation_headline(_translation(ss_bleu=(ss_bleu,)))}
+    return {"synthetic": lengths_summary.synthetic_headline(_synthetic(ss_beyond=ss_beyond)),
+            "translation": lengths_summary.translation_headline(_translation(ss_bleu=(ss_bleu,)))}
 
 
 def _beam(p_beam: float = 0.001, cover_bleu: float = 9.0) -> dict:
@@ -58,9 +58,9 @@ def test_long_sequence_row_follows_the_sweep_table():
 def test_short_sequence_row_is_not_supported_when_a_remedy_wins_within_range():
     within_win = _synthetic()
     mask = (within_win["strategy"] == "tf") & (within_win["decoding"] == "beam") & (within_win["metric"] == "exact_match")
-    assert _verdicts(lengths={"synthetic": ls.synthetic_headline(within_win)})["short sequences (< 32 tokens)"] == dg.SUPPORTED
+    assert _verdicts(lengths={"synthetic": lengths_summary.synthetic_headline(within_win)})["short sequences (< 32 tokens)"] == dg.SUPPORTED
     within_win.loc[mask & ~within_win["beyond_training"], "value"] = 1.0  # beam now beats TF greedy within range
-    assert _verdicts(lengths={"synthetic": ls.synthetic_headline(within_win)})["short sequences (< 32 tokens)"] \
+    assert _verdicts(lengths={"synthetic": lengths_summary.synthetic_headline(within_win)})["short sequences (< 32 tokens)"] \
         == dg.NOT_SUPPORTED
 
 

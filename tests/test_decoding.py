@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqgap_lab.config import ConfigError, DecodeConfig, ModelConfig
+from seqgap_lab.core.config import ConfigError, DecodeConfig, ModelConfig
 from seqgap_lab.data.batching import collate
-from seqgap_lab.data.tokenize import BOS, EOS, PAD
+from seqgap_lab.data.vocab import BOS, EOS, PAD
 from seqgap_lab.decoding import DecodeOutput, decode, decode_nbest, decode_sequences
-from seqgap_lab.metrics.exposure import rollout, stop_after_eos
+from seqgap_lab.probes.exposure import rollout, stop_after_eos
 from seqgap_lab.models import Seq2SeqModel, build_model
 
 V = 11

@@ -7,13 +7,14 @@ import copy
 import pytest
 import torch
 
-from seqgap_lab import experiments
-from seqgap_lab.config import ConfigError, DecodeConfig, ModelConfig, TaskConfig, TrainConfig
+from seqgap_lab.training import runs as experiments
+from seqgap_lab.core.config import ConfigError, DecodeConfig, ModelConfig, TaskConfig, TrainConfig
 from seqgap_lab.data.batching import collate
 from seqgap_lab.decoding import decode_sequences
 from seqgap_lab.models import build_model
 from seqgap_lab.strategies import get_strategy
 from seqgap_lab.strategies.distill import kd_kl, teacher_targets
+from seqgap_lab.zoo import synthetic
 
 V = 9
 TASK = TaskConfig(name="reverse", min_len=2, train_max_len=5, test_max_len=6, num_symbols=5,
@@ -83,13 +84,13 @@ def test_teacher_targets_are_the_teachers_decoded_outputs():
 
 
 def test_fine_tuning_starts_from_the_parent_and_has_its_own_cache_key():
-    parent = experiments.trained_model(TASK, MODEL, TRAIN, "cpu", progress=False)
+    parent = synthetic.trained_model(TASK, MODEL, TRAIN, "cpu", progress=False)
     tiny = TrainConfig(steps=1, batch_size=16, lr=1e-9, warmup_steps=0, log_every=1)
-    child = experiments.trained_model(TASK, MODEL, tiny, "cpu", progress=False, init=TRAIN)
+    child = synthetic.trained_model(TASK, MODEL, tiny, "cpu", progress=False, init=TRAIN)
     assert child.checkpoint != parent.checkpoint and "-ft-" in child.checkpoint.name
     for a, b in zip(parent.model.parameters(), child.model.parameters()):
         assert torch.allclose(a, b, atol=1e-6)
-    fresh = experiments.trained_model(TASK, MODEL, tiny, "cpu", progress=False)
+    fresh = synthetic.trained_model(TASK, MODEL, tiny, "cpu", progress=False)
     assert fresh.checkpoint != child.checkpoint
     assert any(not torch.allclose(a, b, atol=1e-3) for a, b in zip(fresh.model.parameters(), child.model.parameters()))
 
@@ -102,15 +103,15 @@ def test_sequence_kd_trains_on_teacher_outputs_and_word_kd_gets_the_teacher(monk
         seen["pairs"], seen["strategy"] = list(pairs), kwargs.get("strategy")
         return real_train(model, pairs, cfg, device, **kwargs)
 
-    teacher = experiments.trained_model(TASK, MODEL, TRAIN, "cpu", progress=False)
+    teacher = synthetic.trained_model(TASK, MODEL, TRAIN, "cpu", progress=False)
     monkeypatch.setattr(experiments, "train", spy)
     cfg = DecodeConfig(max_len=8)
-    student = experiments.trained_model(TASK, MODEL, TrainConfig(steps=2, batch_size=8, warmup_steps=0, seed=1),
+    student = synthetic.trained_model(TASK, MODEL, TrainConfig(steps=2, batch_size=8, warmup_steps=0, seed=1),
                                         "cpu", progress=False, teacher=(MODEL, TRAIN), targets=cfg)
     want = decode_sequences(teacher.model, [s for s, _ in teacher.splits.train], cfg)
     assert [y for _, y in seen["pairs"]] == want and "-seqkd-" in student.checkpoint.name
     kd_cfg = TrainConfig(strategy="word_kd", steps=2, batch_size=8, warmup_steps=0, strategy_args={"temperature": 2.0})
-    experiments.trained_model(TASK, MODEL, kd_cfg, "cpu", progress=False, teacher=(MODEL, TRAIN))
+    synthetic.trained_model(TASK, MODEL, kd_cfg, "cpu", progress=False, teacher=(MODEL, TRAIN))
     assert seen["strategy"].name == "word_kd" and seen["strategy"].temperature == 2.0
     with pytest.raises(ConfigError, match="teacher"):
-        experiments.trained_model(TASK, MODEL, TRAIN, "cpu", progress=False, targets=cfg)
+        synthetic.trained_model(TASK, MODEL, TRAIN, "cpu", progress=False, targets=cfg)

@@ -12,10 +12,10 @@ import ipywidgets as W
 import pytest
 
 from lm_corpora import corpus_root, data_dir  # noqa: F401  (fixtures)
-from seqgap_lab import explore, explore_serve
-from seqgap_lab.cli import main
-from seqgap_lab.config import ConfigError
-from seqgap_lab.data.builders import CorpusUnavailable
+from seqgap_lab.app import explore, explore_serve
+from seqgap_lab.app.cli import main
+from seqgap_lab.core.config import ConfigError
+from seqgap_lab.data.text.builders import CorpusUnavailable
 
 
 def _fake_explorers(monkeypatch, fail: dict | None = None) -> list:

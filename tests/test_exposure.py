@@ -19,9 +19,8 @@ import torch
 from torch import nn
 
 from seqgap_lab.data.batching import collate
-from seqgap_lab.data.tokenize import BOS, EOS, PAD
-from seqgap_lab.metrics.exposure import (FREE, conditional_error, exaccerr, injection, per_position_error,
-                                         rollout, step_errors, stop_after_eos, token_errors)
+from seqgap_lab.data.vocab import BOS, EOS, PAD
+from seqgap_lab.probes.exposure import (FREE, conditional_error, exaccerr, injection, per_position_error, rollout, step_errors, stop_after_eos, token_errors)
 from seqgap_lab.models.base import DecoderState, Seq2SeqModel
 
 V = 10
@@ -355,9 +354,9 @@ def test_continuation_loss_k0_equals_gold_and_matches_rollout():
     """At k=0 both prefixes are the gold one; at k>0 the 'model' row equals a hand-forced rollout."""
     import torch
 
-    from seqgap_lab.config import ModelConfig
+    from seqgap_lab.core.config import ModelConfig
     from seqgap_lab.data.batching import collate
-    from seqgap_lab.metrics.exposure import FREE, continuation_loss, rollout
+    from seqgap_lab.probes.exposure import FREE, continuation_loss, rollout
     from seqgap_lab.models import build_model
 
     torch.manual_seed(0)

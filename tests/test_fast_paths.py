@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqgap_lab.config import ModelConfig
-from seqgap_lab.data.tokenize import BOS, PAD
+from seqgap_lab.core.config import ModelConfig
+from seqgap_lab.data.vocab import BOS, PAD
 from seqgap_lab.decoding import MinLength, beam_search
 from seqgap_lab.decoding.beam import _top_candidates
 from seqgap_lab.models import build_model

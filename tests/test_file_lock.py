@@ -13,8 +13,8 @@ from pathlib import Path
 
 from hardening_worker import MODEL, TASK, state_digest, train_config
 
-from seqgap_lab import experiments
-from seqgap_lab.cache import file_lock, load_checkpoint
+from seqgap_lab.core.cache import file_lock, load_checkpoint
+from seqgap_lab.zoo import synthetic
 
 WORKER = Path(__file__).with_name("hardening_worker.py")
 TRAIN_STEPS = 150  # about 1 s of training on one thread: the second process surely asks while the first trains
@@ -86,7 +86,7 @@ def test_two_processes_asking_for_one_uncached_model_train_it_once(tmp_path, cap
     assert trained[0]["digest"] == loaded[0]["digest"], "the two processes hold different weights"
     path = Path(trained[0]["checkpoint"])
     assert state_digest(load_checkpoint(path)["state_dict"]) == trained[0]["digest"]
-    here = experiments.trained_model(TASK, MODEL, train_config(TRAIN_STEPS), device="cpu", progress=False)
+    here = synthetic.trained_model(TASK, MODEL, train_config(TRAIN_STEPS), device="cpu", progress=False)
     assert here.from_cache and state_digest(here.model.state_dict()) == trained[0]["digest"]
     with capsys.disabled():
         print(f"\nfile lock: {len(results) + 1} processes asked for one uncached model, {len(trained)} trained it, "

@@ -6,12 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqgap_lab import distill_study, experiments, mrt_nmt, mrt_study
-from seqgap_lab.config import ModelConfig, TaskConfig, TrainConfig
+from seqgap_lab.lessons.distillation import study as distill_study
+from seqgap_lab.lessons.mrt import translation as mrt_nmt, study as mrt_study
+from seqgap_lab.core.config import ModelConfig, TaskConfig, TrainConfig
 from seqgap_lab.metrics.text import paired_bleu_test
-from seqgap_lab.ss_study import EXAMPLES
+from seqgap_lab.lessons.common import EXAMPLES
+from seqgap_lab.zoo import distillation
+from seqgap_lab.lessons.distillation import summary as distillation_summary
+from seqgap_lab.zoo import mrt
+from seqgap_lab.lessons.mrt import summary as mrt_summary
+from seqgap_lab.zoo import synthetic
 
-MAIN = mrt_study.mrt_label(*mrt_study.FINETUNE["smoke"]["main"])
+MAIN = mrt_study.mrt_label(*mrt.FINETUNE["smoke"]["main"])
 
 
 def _mrt_tables() -> mrt_study.MRTTables:
@@ -33,7 +39,7 @@ def _mrt_tables() -> mrt_study.MRTTables:
 
 
 def test_mrt_headline_and_takeaway_read_the_tables():
-    head = mrt_study.headline(_mrt_tables(), "smoke")["gru"]
+    head = mrt_summary.headline(_mrt_tables(), "smoke")["gru"]
     m, b = head["cells"][MAIN], head["cells"][mrt_study.BASELINE]
     assert m["exact_match"] == pytest.approx(0.5) and b["exact_match"] == pytest.approx(0.25)
     assert m["exact_match_within"] == pytest.approx(0.9) and m["num_examples_within"] == 100
@@ -41,17 +47,17 @@ def test_mrt_headline_and_takeaway_read_the_tables():
     assert m["train_risk_first"] == pytest.approx(0.3) and m["train_risk_last"] == pytest.approx(0.2)
     assert "train_risk_first" not in b
     assert head["main"] == MAIN and head["best_on_dev"] == MAIN
-    text = mrt_study.takeaway({"gru": head}, [0], 8)
+    text = mrt_summary.takeaway({"gru": head}, [0], 8)
     assert "0.500 vs 0.250 (MRT helps (+0.250)" in text
     assert "within the training lengths 0.900 vs 0.500 (helps (+0.400), 100 examples)" in text
     assert "beyond them 0.100 vs 0.000" in text and "0.300 -> 0.200" in text
 
 
 def test_mrt_takeaway_says_no_difference_within_noise():
-    head = mrt_study.headline(_mrt_tables(), "smoke")
+    head = mrt_summary.headline(_mrt_tables(), "smoke")
     cells = head["gru"]["cells"]
     cells[MAIN] = dict(cells[mrt_study.BASELINE], exact_match=0.26)
-    assert "makes no clear difference (+0.010" in mrt_study.takeaway(head, [0], 8)
+    assert "makes no clear difference (+0.010" in mrt_summary.takeaway(head, [0], 8)
 
 
 def test_nmt_takeaway_reports_the_paired_test():
@@ -79,7 +85,7 @@ def test_paired_bleu_test_on_identical_and_different_systems():
 def _distill_tables() -> distill_study.DistillTables:
     rows = []
     # TF: greedy 0.5, beam 0.7; seq-KD: greedy 0.68, beam 0.70 (the gap narrows); 200 examples per decoding
-    for label, greedy, beam in ((distill_study.TF, 0.5, 0.7), ("seq-KD (beam 5)", 0.68, 0.70)):
+    for label, greedy, beam in ((distillation.TF, 0.5, 0.7), ("seq-KD (beam 5)", 0.68, 0.70)):
         for dec, em in (("greedy", greedy), ("beam", beam)):
             for group in EXAMPLES:
                 rows.append({"size": "small", "label": label, "decoding": dec, "src_length": 4, "examples": group,
@@ -88,11 +94,11 @@ def _distill_tables() -> distill_study.DistillTables:
 
 
 def test_distill_headline_and_takeaway_read_the_tables():
-    head = distill_study.headline(_distill_tables())
+    head = distillation_summary.headline(_distill_tables())
     c = head["small"]["seq-KD (beam 5)"]
     assert c["greedy_exact_match"] == pytest.approx(0.68) and c["beam_minus_greedy"] == pytest.approx(0.02)
-    assert head["small"][distill_study.TF]["beam_minus_greedy"] == pytest.approx(0.2)
-    text = distill_study.takeaway(head, [0])
+    assert head["small"][distillation.TF]["beam_minus_greedy"] == pytest.approx(0.2)
+    text = distillation_summary.takeaway(head, [0])
     assert "a smaller student" in text and "1000 parameters" in text
     assert "greedy helps (+0.180) (0.680)" in text and "beam - greedy +0.020 vs +0.200" in text
 
@@ -107,7 +113,7 @@ def test_monitor_numbers_join_the_cached_history():
     def monitor(m, splits):
         calls.append(m.training)
         return {"dev_probe": float(len(splits.dev))}
-    run = experiments.trained_model(task, model, cfg, "cpu", progress=False, monitor=monitor)
+    run = synthetic.trained_model(task, model, cfg, "cpu", progress=False, monitor=monitor)
     assert list(run.history["dev_probe"]) == [10.0, 10.0] and calls == [True, True]
-    again = experiments.trained_model(task, model, cfg, "cpu", progress=False, monitor=monitor)
+    again = synthetic.trained_model(task, model, cfg, "cpu", progress=False, monitor=monitor)
     assert again.from_cache and list(again.history["dev_probe"]) == [10.0, 10.0] and len(calls) == 2

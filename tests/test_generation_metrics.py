@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from seqgap_lab.config import ConfigError
-from seqgap_lab.metrics.generation import (distinct_n, diversity, generation_metrics, length_ratio, ngrams,
-                                           parse_rate, parses, rep_n)
+from seqgap_lab.core.config import ConfigError
+from seqgap_lab.metrics.generation import (distinct_n, diversity, generation_metrics, length_ratio, ngrams, parse_rate, parses, rep_n)
 
 
 def test_ngrams_count_every_window():

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqgap_lab import app_hallucination as ah
-from seqgap_lab import lexicon
+from seqgap_lab.lessons.applications import hallucination as ah
+from seqgap_lab.lessons.applications import lexicon
 
 PAIRS = [("el rey dijo", "the king said"), ("el rey vino", "the king came"), ("la casa grande", "the big house"),
          ("la casa vieja", "the old house"), ("el perro grande", "the big dog"), ("el perro vino", "the dog came")] * 2

@@ -19,14 +19,14 @@ import sys
 import pytest
 import torch
 
-from seqgap_lab.config import ConfigError
+from seqgap_lab.core.config import ConfigError
 from seqgap_lab.data.batching import pad
-from seqgap_lab.data.tokenize import EOS, PAD
+from seqgap_lab.data.vocab import EOS, PAD
 from seqgap_lab.decoding import beam_search, greedy, sample
 
 transformers = pytest.importorskip("transformers", reason="transformers is not installed (test-only dependency: "
                                                           "pip install transformers, or the `dev` extra)")
-from seqgap_lab.models.hf import HFCausalLM, HFSeq2Seq, TokenMap, build_gpt2, build_marian, from_hf  # noqa: E402
+from seqgap_lab.bench.hf_adapter import HFCausalLM, HFSeq2Seq, TokenMap, build_gpt2, build_marian, from_hf  # noqa: E402
 
 V, MAX_NEW, K = 64, 16, 4
 ALPHAS = [0.0, 0.5, 1.0, 2.0]
@@ -234,7 +234,7 @@ def test_bad_inputs_raise_config_error(gpt2):
 
 def test_bench_hf_rows_tiny():
     """hf_rows returns bench-format rows for every variant and the speed-ups."""
-    from seqgap_lab.bench_hf import hf_rows
+    from seqgap_lab.bench.hf import hf_rows
 
     rows = hf_rows("cpu", 1, size="tiny")
     metrics = {(r["model"], r["metric"]) for r in rows}
@@ -248,10 +248,10 @@ def test_bench_hf_rows_tiny():
 def test_imports_without_transformers():
     """The package and these modules import with transformers unavailable; hf_rows returns a note row."""
     code = ("import sys; sys.modules['transformers'] = None\n"
-            "import seqgap_lab, seqgap_lab.models.hf, seqgap_lab.decoding\n"
-            "from seqgap_lab.bench_hf import hf_rows\n"
+            "import seqgap_lab, seqgap_lab.bench.hf_adapter, seqgap_lab.decoding\n"
+            "from seqgap_lab.bench.hf import hf_rows\n"
             "rows = hf_rows('cpu', 1, size='tiny'); assert rows[0]['metric'] == 'hf_rows_skipped', rows\n"
-            "try:\n    seqgap_lab.models.hf.build_gpt2()\nexcept ImportError as e:\n    print('ok', e)\n")
+            "try:\n    seqgap_lab.bench.hf_adapter.build_gpt2()\nexcept ImportError as e:\n    print('ok', e)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ok") and "pip install transformers" in done.stdout

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from hardening_worker import state_digest
 
-from seqgap_lab.cache import atomic_write_bytes, load_checkpoint
+from seqgap_lab.core.cache import atomic_write_bytes, load_checkpoint
 
 WORKER = Path(__file__).with_name("hardening_worker.py")
 KILLS = 3  # kill points per kind of work
@@ -163,7 +163,7 @@ def _recover(work: Work, folder: Path, delay: float, reference: object) -> Trial
 def startup() -> float:
     """Seconds a process spends importing the package before any work starts (a kill there proves little)."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import seqgap_lab.cli, seqgap_lab.experiments, seqgap_lab.sweep"],
+    subprocess.run([sys.executable, "-c", "import seqgap_lab.app.cli, seqgap_lab.training.runs, seqgap_lab.sweeps.runner"],
                    check=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
     return time.perf_counter() - start
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from seqgap_lab import lengths_study as ls
-from seqgap_lab.config import ConfigError
+from seqgap_lab.lessons.lengths import study as ls
+from seqgap_lab.core.config import ConfigError
+from seqgap_lab.lessons.lengths import summary as lengths_summary
 
 
 def _rows(strategy: str, decoding: str, seed: int, within: float, beyond: float, n: int = 100) -> list[dict]:
@@ -36,15 +37,15 @@ def _synthetic(ss_beyond: float = 0.40, seeds=(0,)) -> pd.DataFrame:
 
 
 def test_synthetic_headline_reads_the_table_and_the_verdict_follows_it():
-    head = ls.synthetic_headline(_synthetic())["reverse/gru"]
+    head = lengths_summary.synthetic_headline(_synthetic())["reverse/gru"]
     tf, ss = head["tf/greedy"], head["ss/greedy"]
     assert tf["exact_match_within"] == pytest.approx(0.9) and ss["exact_match_beyond"] == pytest.approx(0.4)
     assert tf["exaccerr_beyond"] == pytest.approx(80.0) and ss["train_seconds"] == 30.0
     assert ss["verdict_beyond"].startswith("helps (+0.300") and ss["verdict_within"].startswith("hurts (-0.300")
     assert head["tf/beam"]["verdict_beyond"].startswith("makes no clear difference")
-    same = ls.synthetic_headline(_synthetic(ss_beyond=0.11))["reverse/gru"]["ss/greedy"]
+    same = lengths_summary.synthetic_headline(_synthetic(ss_beyond=0.11))["reverse/gru"]["ss/greedy"]
     assert same["verdict_beyond"].startswith("makes no clear difference")
-    text = ls.takeaway({"reverse/gru": head}, None, [0])
+    text = lengths_summary.takeaway({"reverse/gru": head}, None, [0])
     assert "exact match 0.900 within" in text and "helps: ss/greedy (+0.300)" in text
     assert "hurts: ss/greedy (-0.300)" in text and "ss/greedy 3.0x" in text and "beam 4.0x" in text
     costs = ls.cost_frame({"reverse/gru": head}).set_index("label")
@@ -58,7 +59,7 @@ def test_synthetic_verdict_weighs_seeds():
     table.loc[flip, "value"] = 0.0  # seed 1 loses the whole gain: +0.55 on seed 0, -0.10 on seed 1
     table.loc[(table["strategy"] == "ss") & (table["metric"] == "exact_match") & table["beyond_training"]
               & (table["seed"] == 0), "value"] = 0.65
-    cell = ls.synthetic_headline(table)["reverse/gru"]["ss/greedy"]
+    cell = lengths_summary.synthetic_headline(table)["reverse/gru"]["ss/greedy"]
     assert cell["exact_match_beyond_per_seed"] == [0.65, 0.0]
     assert cell["verdict_beyond"].startswith("makes no clear difference")
 
@@ -81,16 +82,16 @@ def _translation(ss_bleu=(12.0,), tf_bleu=(10.0,)) -> pd.DataFrame:
 
 
 def test_translation_headline_and_bleu_verdicts():
-    head = ls.translation_headline(_translation())
+    head = lengths_summary.translation_headline(_translation())
     assert head["longest_bucket"] == "41+" and head["shortest_bucket"] == "1-10"
     ss = head["models"]["transformer"]["ss/greedy"]
     assert ss["bleu"] == 12.0 and ss["bleu_longest"] == 7.0
     assert ss["verdict_bleu"] == "helps (+2.00 BLEU)"
-    small = ls.translation_headline(_translation(ss_bleu=(10.5,)))["models"]["transformer"]["ss/greedy"]
+    small = lengths_summary.translation_headline(_translation(ss_bleu=(10.5,)))["models"]["transformer"]["ss/greedy"]
     assert small["verdict_bleu"].startswith("makes no clear difference (+0.50 BLEU, within ±1.00")
-    noisy = ls.translation_headline(_translation(ss_bleu=(16.0, 8.0, 12.0), tf_bleu=(10.0, 10.0, 10.0)))
+    noisy = lengths_summary.translation_headline(_translation(ss_bleu=(16.0, 8.0, 12.0), tf_bleu=(10.0, 10.0, 10.0)))
     assert noisy["models"]["transformer"]["ss/greedy"]["verdict_bleu"].startswith("makes no clear difference")
-    text = ls.takeaway(None, head, [0])
+    text = lengths_summary.takeaway(None, head, [0])
     assert "BLEU 10.00" in text and "sources of 41+ words: helps: ss/greedy (+2.00 BLEU)" in text
 
 

@@ -7,16 +7,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqgap_lab import lm
-from seqgap_lab.config import ConfigError, DecodeConfig, ModelConfig, TrainConfig
-from seqgap_lab.data import corpora
+from seqgap_lab.zoo import lms as lm
+from seqgap_lab.core.config import ConfigError, DecodeConfig, ModelConfig, TrainConfig
+from seqgap_lab.data.text import corpora
 from seqgap_lab.data.batching import collate, pad
-from seqgap_lab.data.tokenize import BOS, EOS, PAD
+from seqgap_lab.data.vocab import BOS, EOS, PAD
 from seqgap_lab.decoding import decode, decode_sequences
 from seqgap_lab.metrics.generation import parses
 from seqgap_lab.models import TransformerLM, build_model
 from seqgap_lab.strategies import get_strategy
-from seqgap_lab.train import train
+from seqgap_lab.training.loop import train
 
 V = 13
 ATOL = 1e-5

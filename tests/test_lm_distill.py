@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from lm_corpora import corpus_root, data_dir  # noqa: F401  (fixtures)
-from seqgap_lab import lm, lm_distill
-from seqgap_lab.config import ConfigError
+from seqgap_lab.zoo import lms as lm, lms_distilled as lm_distill
+from seqgap_lab.core.config import ConfigError
 
 
 def test_teacher_prompts_are_window_starts_seeded_and_counted():

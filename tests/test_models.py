@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqgap_lab.config import ModelConfig
-from seqgap_lab.data.tokenize import BOS, PAD
+from seqgap_lab.core.config import ModelConfig
+from seqgap_lab.data.vocab import BOS, PAD
 from seqgap_lab.models import GRUSeq2Seq, Seq2SeqModel, TransformerSeq2Seq, build_model
 
 V = 11

@@ -9,9 +9,9 @@ import pytest
 import sacrebleu
 import torch
 
-from seqgap_lab.config import ConfigError, ModelConfig
+from seqgap_lab.core.config import ConfigError, ModelConfig
 from seqgap_lab.data.batching import collate
-from seqgap_lab.data.tokenize import BOS, EOS
+from seqgap_lab.data.vocab import BOS, EOS
 from seqgap_lab.models import build_model
 from seqgap_lab.strategies import get_strategy
 from seqgap_lab.strategies.mrt import MinimumRiskTraining, group_q, sequence_log_probs, token_error

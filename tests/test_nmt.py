@@ -4,8 +4,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from seqgap_lab import nmt
-from seqgap_lab.config import ConfigError
+from seqgap_lab.lessons.translation import study as nmt
+from seqgap_lab.core.config import ConfigError
+from seqgap_lab.zoo import translation
+from seqgap_lab.lessons.translation import summary as translation_summary
 
 
 def test_repeated_ngram_rate():
@@ -40,25 +42,25 @@ def _result() -> nmt.StudyResult:
 
 
 def test_headline_and_takeaway_read_the_numbers():
-    head = nmt.headline(_result())["gru"]
+    head = translation_summary.headline(_result())["gru"]
     assert head["bleu_shortest_bucket"] == 30.0 and head["bleu_longest_bucket"] == 10.0
     assert head["longest_bucket"] == "41+" and head["compounding_k"] == 8
     assert head["continuation_loss_model_prefix"] == 2.5 and head["continuation_loss_gold_prefix"] == 1.5
-    text = nmt.takeaway(nmt.headline(_result()), "sig")
+    text = translation_summary.takeaway(translation_summary.headline(_result()), "sig")
     assert "30.0 -> 10.0" in text and "scores fall with length" in text and "2.50 nats/token vs 1.50" in text
 
 
 def test_profiles_build_valid_configs():
-    for profile in nmt.PROFILE_SIZES:
+    for profile in translation.PROFILE_SIZES:
         for kind in ("gru", "transformer"):
-            sub, model, train = nmt.configs(profile, kind, seed=2)
+            sub, model, train = translation.configs(profile, kind, seed=2)
             assert train.seed == 2 and model.kind == kind and sub.vocab_size >= 100
     with pytest.raises(ConfigError, match="'fast'"):
-        nmt.configs("fast", "gru", 0)
+        translation.configs("fast", "gru", 0)
 
 
 def test_takeaway_flags_a_weak_model():
     result = _result()
     result.overall.loc[0, "bleu"] = 3.0
-    assert "too weak" in nmt.takeaway(nmt.headline(result), "sig")
-    assert "too weak" not in nmt.takeaway(nmt.headline(_result()), "sig")
+    assert "too weak" in translation_summary.takeaway(translation_summary.headline(result), "sig")
+    assert "too weak" not in translation_summary.takeaway(translation_summary.headline(_result()), "sig")

@@ -10,8 +10,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from seqgap_lab import report
-from seqgap_lab.config import ConfigError
+from seqgap_lab.app import report
+from seqgap_lab.core.config import ConfigError
+from seqgap_lab.core import session
 
 matplotlib.use("Agg")
 
@@ -44,14 +45,14 @@ def _write_notebook(path: Path, *sources: str) -> Path:
     return path
 
 
-SUMMARY_CELL = ('import seqgap_lab.report\n'
-                'seqgap_lab.report.write_summary("00_tiny", {"x": 1.5, "profile": profile})')
+SUMMARY_CELL = ('import seqgap_lab.core.session\n'
+                'seqgap_lab.core.session.write_summary("00_tiny", {"x": 1.5, "profile": profile})')
 
 
 def test_write_summary_round_trip(tmp_root):
     summary = {"bleu": np.float32(0.25), "count": np.int64(3), "ok": np.bool_(True), "name": "gru",
                "nested": {"a": 1, "b": [0.5, None]}, "nan": float("nan")}
-    path = report.write_summary("01_x", summary)
+    path = session.write_summary("01_x", summary)
     assert path == tmp_root / "reports" / "01_x" / "summary.json"
     loaded = json.loads(path.read_text())
     assert loaded == {"bleu": 0.25, "count": 3, "ok": True, "name": "gru",
@@ -61,11 +62,11 @@ def test_write_summary_round_trip(tmp_root):
 
 def test_write_summary_rejects_unserialisable(tmp_root):
     with pytest.raises(TypeError, match="'model'"):
-        report.write_summary("01_x", {"model": object()})
+        session.write_summary("01_x", {"model": object()})
     with pytest.raises(TypeError, match="'cfg.inner'"):
-        report.write_summary("01_x", {"cfg": {"inner": {1, 2}}})
+        session.write_summary("01_x", {"cfg": {"inner": {1, 2}}})
     with pytest.raises(ValueError, match="stem"):
-        report.write_summary("../escape", {"x": 1})
+        session.write_summary("../escape", {"x": 1})
     assert not (tmp_root / "reports" / "01_x" / "summary.json").exists()
 
 
@@ -131,7 +132,8 @@ def test_build_index(tmp_root):
 
 
 def test_index_shows_seeds_a_thumbnail_and_caps_the_headline(tmp_root):
-    from seqgap_lab import paths, plots
+    from seqgap_lab.core import paths
+    from seqgap_lab.views import plots
 
     fig = plt.figure()
     plots.save_figure(fig, "01_error_compounding", "per_position_error")

@@ -6,8 +6,8 @@ import contextlib
 import pytest
 import torch
 
-from seqgap_lab.config import ConfigError
-from seqgap_lab.runtime import autocast, autocast_dtype, get_device, peak_memory_mb, seed_everything
+from seqgap_lab.core.config import ConfigError
+from seqgap_lab.core.runtime import autocast, autocast_dtype, get_device, peak_memory_mb, seed_everything
 
 
 def test_explicit_and_env_device(monkeypatch):

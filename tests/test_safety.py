@@ -13,11 +13,11 @@ import pytest
 import torch
 
 import seqgap_lab
-from seqgap_lab import experiments
-from seqgap_lab.config import DecodeConfig, SubwordConfig, TrainConfig
-from seqgap_lab.data.subword import train_subword
+from seqgap_lab.core.config import DecodeConfig, SubwordConfig, TrainConfig
+from seqgap_lab.data.text.subword import train_subword
 from seqgap_lab.decoding import decode_sequences
 from seqgap_lab.metrics.text import corpus_scores
+from seqgap_lab.zoo import synthetic
 
 PACKAGE = Path(seqgap_lab.__file__).parent
 # Network clients and unsafe deserialisers: none may be imported by the package.
@@ -161,9 +161,9 @@ def test_a_representative_run_makes_no_outbound_connection(outbound_attempts):
     for info in pkgutil.walk_packages(seqgap_lab.__path__, "seqgap_lab."):
         importlib.import_module(info.name)  # importing has no side effects: none reaches out either
     from hardening_worker import MODEL, TASK
-    run = experiments.trained_model(TASK, MODEL, TrainConfig(steps=20, batch_size=16, warmup_steps=2, log_every=10),
+    run = synthetic.trained_model(TASK, MODEL, TrainConfig(steps=20, batch_size=16, warmup_steps=2, log_every=10),
                                     device="cpu", progress=False)
-    assert run.from_cache is False and experiments.trained_model(TASK, MODEL, TrainConfig(
+    assert run.from_cache is False and synthetic.trained_model(TASK, MODEL, TrainConfig(
         steps=20, batch_size=16, warmup_steps=2, log_every=10), device="cpu", progress=False).from_cache
     sources = [s for s, _ in run.splits.test]
     refs = [" ".join(run.task.vocab.decode(t)) for _, t in run.splits.test]

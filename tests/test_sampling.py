@@ -6,10 +6,9 @@ import pytest
 import torch
 from test_decoding import KINDS, MAX_LEN, _model, _sources
 
-from seqgap_lab.config import ConfigError, DecodeConfig
-from seqgap_lab.data.tokenize import BOS, EOS, PAD
-from seqgap_lab.decoding import (MinLength, NoRepeatNGram, RepetitionPenalty, Temperature, TopK, TopP,
-                                 apply_processors, build_processors, decode, decode_nbest, greedy, sample)
+from seqgap_lab.core.config import ConfigError, DecodeConfig
+from seqgap_lab.data.vocab import BOS, EOS, PAD
+from seqgap_lab.decoding import (MinLength, NoRepeatNGram, RepetitionPenalty, Temperature, TopK, TopP, apply_processors, build_processors, decode, decode_nbest, greedy, sample)
 from seqgap_lab.models.base import DecoderState, Seq2SeqModel
 
 NONE = torch.zeros(1, 0, dtype=torch.long)  # nothing generated yet, one row

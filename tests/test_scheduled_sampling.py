@@ -8,18 +8,17 @@ import math
 import pytest
 import torch
 
-from seqgap_lab.config import ConfigError, ModelConfig, TaskConfig, TrainConfig
+from seqgap_lab.core.config import ConfigError, ModelConfig, TaskConfig, TrainConfig
 from seqgap_lab.data.batching import collate
-from seqgap_lab.data.tasks import make_task
-from seqgap_lab.data.tokenize import PAD
+from seqgap_lab.data.synthetic.tasks import make_task
+from seqgap_lab.data.vocab import PAD
 from seqgap_lab.models import build_model
-from seqgap_lab.runtime import seed_everything
+from seqgap_lab.core.runtime import seed_everything
 from seqgap_lab.strategies import get_strategy
 from seqgap_lab.strategies.scheduled_sampling import ScheduledSampling, draw_coins, mix_shifted
-from seqgap_lab.strategies.schedules import (constant, default_schedule, exponential, inverse_sigmoid, linear,
-                                             make_schedule, with_warmup)
+from seqgap_lab.strategies.schedules import (constant, default_schedule, exponential, inverse_sigmoid, linear, make_schedule, with_warmup)
 from seqgap_lab.strategies.teacher_forcing import TeacherForcing, token_nll
-from seqgap_lab.train import train
+from seqgap_lab.training.loop import train
 
 CPU = torch.device("cpu")
 TASK = TaskConfig(name="reverse", min_len=2, train_max_len=7, test_max_len=8, num_symbols=6,

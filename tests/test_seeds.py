@@ -6,12 +6,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqgap_lab import distill_study, mrt_study, seeds, ss_study
-from seqgap_lab.config import ConfigError
-from seqgap_lab.stats import verdict
+from seqgap_lab.lessons.distillation import study as distill_study
+from seqgap_lab.lessons.mrt import study as mrt_study
+from seqgap_lab.core import seeds
+from seqgap_lab.lessons.scheduled_sampling import study as ss_study
+from seqgap_lab.core.config import ConfigError
+from seqgap_lab.core.stats import verdict
 
 from test_finetune_studies import _mrt_tables
 from test_ss_study import CELLS, _tables as _ss_tables
+from seqgap_lab.lessons import common
+from seqgap_lab.zoo import distillation
+from seqgap_lab.lessons.distillation import summary as distillation_summary
+from seqgap_lab.lessons.mrt import summary as mrt_summary
+from seqgap_lab.lessons.scheduled_sampling import summary as scheduled_sampling_summary
 
 
 def test_seed_list_follows_the_profile_and_checks_its_arguments():
@@ -70,14 +78,14 @@ def test_ss_headline_over_seeds_is_the_mean_with_the_spread_and_one_best_cell():
     by_seed = {0: _ss_tables(), 1: _ss_tables(shift={("gru", "constant p=0.75"): -0.5})}
     pooled, per_seed = _stack(by_seed, ss_study.pool)
     assert pooled.by_length["count"].max() == 200 and "seed" not in pooled.by_length
-    h = ss_study.headline(pooled, min_count=20, per_seed=per_seed)["gru"]
-    assert ss_study.headline(by_seed[1], min_count=20)["gru"]["best_ss"] == "inverse sigmoid (to 0.33)"
+    h = scheduled_sampling_summary.headline(pooled, min_count=20, per_seed=per_seed)["gru"]
+    assert scheduled_sampling_summary.headline(by_seed[1], min_count=20)["gru"]["best_ss"] == "inverse sigmoid (to 0.33)"
     assert h["best_ss"] == "constant p=0.75" and h["best_ss_exact_match"] == pytest.approx(0.375)
     assert h["best_ss_exact_match_per_seed"] == [pytest.approx(0.5), pytest.approx(0.25)]
     assert h["exact_match_by_cell_per_seed"]["constant p=0.5"] == [pytest.approx(0.25), pytest.approx(0.25)]
     assert set(h["exact_match_by_cell"]) == set(h["exact_match_by_cell_seed_sd"]) == set(CELLS)
     assert h["tf_fr_error_last_in_range_seed_sd"] == pytest.approx(0.0)
-    text = ss_study.takeaway({"gru": h}, [0, 1])
+    text = scheduled_sampling_summary.takeaway({"gru": h}, [0, 1])
     assert "Measured with seeds [0, 1]" in text and "(0.375 ± 0.177 vs 0.350 ± 0.000)" in text
     assert "makes no clear difference" in text
 
@@ -86,19 +94,19 @@ def test_mrt_and_distill_pool_over_seeds():
     a, b = _mrt_tables(), _mrt_tables()
     b.by_length["exact_match"] = b.by_length["exact_match"] / 2
     pooled, per_seed = _stack({0: a, 1: b}, mrt_study.pool)
-    main = mrt_study.headline(pooled, "smoke", per_seed=per_seed)["gru"]["cells"][mrt_study.mrt_label(5e-3, 2)]
+    main = mrt_summary.headline(pooled, "smoke", per_seed=per_seed)["gru"]["cells"][mrt_study.mrt_label(5e-3, 2)]
     assert main["exact_match"] == pytest.approx(0.375) and main["exact_match_per_seed"] == [0.5, 0.25]
     assert main["dev_exact_match"] == pytest.approx(0.6) and main["num_examples"] == 400
-    assert "± 0.177" in mrt_study.takeaway({"gru": mrt_study.headline(pooled, "smoke", per_seed=per_seed)["gru"]},
+    assert "± 0.177" in mrt_summary.takeaway({"gru": mrt_summary.headline(pooled, "smoke", per_seed=per_seed)["gru"]},
                                           [0, 1], 8)
-    rows = [{"size": "same", "label": lab, "params": 10, "decoding": dec, "src_length": 3, "examples": ss_study.EXAMPLES[0],
+    rows = [{"size": "same", "label": lab, "params": 10, "decoding": dec, "src_length": 3, "examples": common.EXAMPLES[0],
              "exact_match": em, "greedy_equals_beam": 1.0, "count": 100}
-            for lab, em in ((distill_study.TF, 0.5), ("word-KD", 0.6)) for dec in ("greedy", "beam")]
+            for lab, em in ((distillation.TF, 0.5), ("word-KD", 0.6)) for dec in ("greedy", "beam")]
     d0 = distill_study.DistillTables(pd.DataFrame(rows), pd.DataFrame(), pd.DataFrame(), 5)
     d1 = distill_study.DistillTables(pd.DataFrame(rows).assign(exact_match=lambda f: f["exact_match"] - 0.2),
                                      pd.DataFrame(), pd.DataFrame(), 5)
     pooled, per_seed = _stack({0: d0, 1: d1}, distill_study.pool)
-    head = distill_study.headline(pooled, per_seed)["same"]
+    head = distillation_summary.headline(pooled, per_seed)["same"]
     assert head["word-KD"]["greedy_exact_match"] == pytest.approx(0.5)
     assert head["word-KD"]["greedy_exact_match_per_seed"] == [pytest.approx(0.6), pytest.approx(0.4)]
-    assert "Measured with seeds [0, 1]" in distill_study.takeaway({"same": head}, [0, 1])
+    assert "Measured with seeds [0, 1]" in distillation_summary.takeaway({"same": head}, [0, 1])

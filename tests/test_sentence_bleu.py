@@ -11,8 +11,7 @@ from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
 from seqgap_lab.metrics import sentence_bleu as sb
 from seqgap_lab.metrics import tokenize_13a as tok13a
-from seqgap_lab.metrics.sentence_bleu import (sentence_bleu_batch, sentence_bleu_ids, sentence_bleu_multi,
-                                              tokenize_13a)
+from seqgap_lab.metrics.sentence_bleu import sentence_bleu_batch, sentence_bleu_ids, sentence_bleu_multi, tokenize_13a
 
 TOL = 1e-9
 _TOK = Tokenizer13a()
@@ -264,7 +263,7 @@ def _modernize_pairs(monkeypatch):
         pytest.skip(f"{corpora}/bible or /modernize is not prepared (python -m seqgap_lab data prepare): the "
                     "real-sentence part is skipped; the hand-made and random pairs still run")
     monkeypatch.setenv("SEQGAP_DATA_DIR", str(CHECKOUT_DATA))  # read only; nothing is prepared
-    from seqgap_lab.data.corpora import load_parallel
+    from seqgap_lab.data.text.corpora import load_parallel
     return load_parallel("modernize", "test")
 
 

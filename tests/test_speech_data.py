@@ -7,13 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from seqgap_lab.cache import CacheError
-from seqgap_lab.config import ConfigError
-from seqgap_lab.data import speech, speech_synth
-from seqgap_lab.data.speech_config import SpeechConfig
-from seqgap_lab.data.speech_features import FeatureConfig, log_mel, mel_filterbank
-from seqgap_lab.data.speech_text import (BUCKETS, bucket_of, char_vocab, check_transcript, digits_to_words,
-                                         normalize_text, number_to_words)
+from seqgap_lab.core.cache import CacheError
+from seqgap_lab.core.config import ConfigError
+from seqgap_lab.data.speech import corpus as speech, synth as speech_synth
+from seqgap_lab.data.speech.config import SpeechConfig
+from seqgap_lab.data.speech.features import FeatureConfig, log_mel, mel_filterbank
+from seqgap_lab.data.speech.text import (BUCKETS, bucket_of, char_vocab, check_transcript, digits_to_words, normalize_text, number_to_words)
 
 needs_espeak = pytest.mark.skipif(not speech_synth.espeak_available(),
                                   reason="espeak-ng is not installed (apt-get install espeak-ng, or make system-deps)")
@@ -170,7 +169,7 @@ def test_corrupt_or_foreign_cache_is_refused(smoke_corpus):
 
 
 def test_cli_prepares_the_smoke_speech_corpus(tmp_path, monkeypatch, capsys):
-    from seqgap_lab import cli
+    from seqgap_lab.app import cli
 
     if not speech_synth.espeak_available():
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng, or make system-deps)")
@@ -184,7 +183,7 @@ def test_cli_prepares_the_smoke_speech_corpus(tmp_path, monkeypatch, capsys):
 
 
 def test_cli_without_espeak_skips_speech_only_with_if_missing(tmp_path, monkeypatch, capsys):
-    from seqgap_lab import cli
+    from seqgap_lab.app import cli
 
     monkeypatch.setenv("SEQGAP_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(speech_synth.shutil, "which", lambda name: None)

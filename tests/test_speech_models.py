@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqgap_lab.config import ConfigError, DecodeConfig, TrainConfig
-from seqgap_lab.data.speech_batching import collate_speech
+from seqgap_lab.core.config import ConfigError, DecodeConfig, TrainConfig
+from seqgap_lab.data.speech.batching import collate_speech
 from seqgap_lab.decoding import decode
 from seqgap_lab.metrics.cer import cer, edit_distance
-from seqgap_lab.models.speech_encoder import SpeechModelConfig, subsampled_lengths
-from seqgap_lab.speech_eval import evaluate_cer, transcribe
-from seqgap_lab.speech_train import build_speech_model, train_speech, trained_speech_model
+from seqgap_lab.models.speech.encoder import SpeechModelConfig, subsampled_lengths
+from seqgap_lab.probes.speech_eval import evaluate_cer, transcribe
+from seqgap_lab.training.speech import build_speech_model, train_speech, trained_speech_model
 from seqgap_lab.strategies import get_strategy
 
 VOCAB = 31  # <pad> <bos> <eos> + 28 characters
@@ -88,7 +88,7 @@ def test_training_lowers_the_loss_and_transcribes(kind):
 
 
 def _vocab():
-    from seqgap_lab.data.speech_text import char_vocab
+    from seqgap_lab.data.speech.text import char_vocab
 
     return char_vocab()
 

@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 import torch
 
-from seqgap_lab import speech_exposure as exposure
-from seqgap_lab import speech_runs as runs
-from seqgap_lab import speech_study as study
-from seqgap_lab.config import ConfigError
-from seqgap_lab.models.speech_encoder import SpeechModelConfig
-from seqgap_lab.speech_eval import transcribe
-from seqgap_lab.speech_train import build_speech_model
+from seqgap_lab.probes import speech_exposure as exposure
+from seqgap_lab.zoo import speech as runs
+from seqgap_lab.core.config import ConfigError
+from seqgap_lab.models.speech.encoder import SpeechModelConfig
+from seqgap_lab.probes.speech_eval import transcribe
+from seqgap_lab.training.speech import build_speech_model
 from seqgap_lab.strategies.schedules import make_schedule
+from seqgap_lab.lessons.speech import summary as speech_summary
 
 VOCAB = 31
 TINY = dict(n_mels=40, conv_channels=4, d_model=16, num_heads=2, encoder_layers=1, ffn_dim=32, dropout=0.0,
@@ -93,30 +93,30 @@ def _errors(ctc_late: bool = False, attention_late_gap: bool = True) -> pd.DataF
 
 
 def test_headline_and_verdicts_read_the_tables():
-    cer_head = study.cer_headline(_cer_table())
+    cer_head = speech_summary.cer_headline(_cer_table())
     assert cer_head["cer"]["attention_tf"]["greedy"]["long"] == 0.95
     assert cer_head["seconds_per_utterance"]["ctc"] == pytest.approx({"greedy": 0.1, "beam": 0.3})
-    exp_head = study.exposure_headline(_errors())
+    exp_head = speech_summary.exposure_headline(_errors())
     assert exp_head["attention_tf"]["long"]["gap"] == pytest.approx(10 / 30)
     assert "gap" not in exp_head["ctc"]["long"]
-    v = study.verdicts(cer_head, exp_head)
+    v = speech_summary.verdicts(cer_head, exp_head)
     assert v["attention_tf_gap_short_to_long"] == "grows" and v["ctc_error_along_long_utterances"] == "is flat"
     assert v["ss_vs_tf_long"] == "helps" and v["ss_vs_tf_short"] == "makes no clear difference"
     # change the tables, the verdicts follow
-    v2 = study.verdicts(study.cer_headline(_cer_table(ss_long=0.99)), study.exposure_headline(
+    v2 = speech_summary.verdicts(speech_summary.cer_headline(_cer_table(ss_long=0.99)), speech_summary.exposure_headline(
         _errors(ctc_late=True, attention_late_gap=False)))
     assert v2["attention_tf_gap_short_to_long"] == "stays flat" and v2["ctc_error_along_long_utterances"] == "grows"
     assert v2["ss_vs_tf_long"] == "hurts"
 
 
 def test_takeaway_states_the_numbers_and_seed():
-    cer_head = study.cer_headline(_cer_table())
-    exp_head = study.exposure_headline(_errors())
-    text = study.takeaway(cer_head, exp_head, study.verdicts(cer_head, exp_head), [7], 0.3, 20)
+    cer_head = speech_summary.cer_headline(_cer_table())
+    exp_head = speech_summary.exposure_headline(_errors())
+    text = speech_summary.takeaway(cer_head, exp_head, speech_summary.verdicts(cer_head, exp_head), [7], 0.3, 20)
     assert "seed(s) [7]" in text and "0.950" in text and "first 20 utterances" in text
     assert "**grows**" in text and "short 0.300 -> 0.300: makes no clear difference" in text
     assert "long 0.950 -> 0.900: helps" in text
     assert "CTC weight 0.3" in text and "from 0.000 (first third of positions) to 0.000 (last third)" in text
-    other = study.takeaway(study.cer_headline(_cer_table(0.99)), exp_head,
-                           study.verdicts(study.cer_headline(_cer_table(0.99)), exp_head), [7], 0.3, 20)
+    other = speech_summary.takeaway(speech_summary.cer_headline(_cer_table(0.99)), exp_head,
+                           speech_summary.verdicts(speech_summary.cer_headline(_cer_table(0.99)), exp_head), [7], 0.3, 20)
     assert "long 0.950 -> 0.990: hurts" in other and other != text

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from seqgap_lab.decoding.transducer import transducer_beam, transducer_greedy
-from seqgap_lab.models.speech_encoder import SpeechModelConfig
-from seqgap_lab.models.transducer import TransducerModel, transducer_loss
+from seqgap_lab.models.speech.encoder import SpeechModelConfig
+from seqgap_lab.models.speech.transducer import TransducerModel, transducer_loss
 
 BLANK = 0
 

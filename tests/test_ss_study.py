@@ -7,12 +7,17 @@ import pandas as pd
 import pytest
 import traitlets
 
-from seqgap_lab import compounding, plots, ss_study, widgets
+from seqgap_lab.lessons.scheduled_sampling import study as ss_study, explorer as widgets
 from seqgap_lab.strategies.scheduled_sampling import ScheduledSampling
+from seqgap_lab.lessons import common
+from seqgap_lab.zoo import scheduled_sampling
+from seqgap_lab.lessons.scheduled_sampling import figures as scheduled_sampling_figures
+from seqgap_lab.lessons.scheduled_sampling import summary as scheduled_sampling_summary
+from seqgap_lab.zoo import synthetic
 
 matplotlib.use("Agg")
 
-WITHIN, BEYOND = ss_study.EXAMPLES
+WITHIN, BEYOND = common.EXAMPLES
 # label -> (schedule, p_use_gt, free-running error within / beyond, exact match within / beyond)
 CELLS = {
     "teacher forcing (p=1)": ("constant", 1.0, 0.2, 0.8, 0.6, 0.1),
@@ -23,7 +28,7 @@ CELLS = {
 LIMIT = 4  # train_positions: positions 1..4 in range
 
 
-def _tables(models=("gru",), shift: dict | None = None) -> ss_study.SSTables:
+def _tables(models=("gru",), shift: dict | None = None) -> common.LengthTables:
     pp, bl = [], []
     for model in models:
         for label, (sched, p, fr_in, fr_out, em_in, em_out) in CELLS.items():
@@ -37,14 +42,14 @@ def _tables(models=("gru",), shift: dict | None = None) -> ss_study.SSTables:
             for length in (2, 3):
                 bl.append(dict(src_length=length, examples=WITHIN, exact_match=em_in, count=50, **tag))
             bl.append(dict(src_length=5, examples=BEYOND, exact_match=em_out, count=100, **tag))
-    return ss_study.SSTables(pd.DataFrame(pp), pd.DataFrame(bl), pd.DataFrame(), LIMIT)
+    return common.LengthTables(pd.DataFrame(pp), pd.DataFrame(bl), pd.DataFrame(), LIMIT)
 
 
 def test_cells_start_with_teacher_forcing_and_schedules_decay_within_budget():
     for profile in ("smoke", "default", "full"):
         cells = ss_study.cells(profile)
         assert cells[0].strategy == "teacher_forcing" and cells[0].p_use_gt == 1.0
-        assert [c.p_use_gt for c in cells if c.schedule == "constant"] == list(ss_study.GRIDS[profile]["p_grid"])
+        assert [c.p_use_gt for c in cells if c.schedule == "constant"] == list(scheduled_sampling.GRIDS[profile]["p_grid"])
         decaying = [c for c in cells if c.schedule != "constant"]
         assert {c.schedule for c in decaying} == {"inverse_sigmoid", "linear"}
         for c in decaying:
@@ -54,7 +59,7 @@ def test_cells_start_with_teacher_forcing_and_schedules_decay_within_budget():
 
 def test_teacher_forcing_cell_shares_notebook_01_checkpoint():
     tf = ss_study.cells("default")[0]
-    assert ss_study.run_configs("default", "gru", tf, 0) == compounding.configs("default", "reverse", "gru", 0)
+    assert ss_study.run_configs("default", "gru", tf, 0) == synthetic.configs("default", "reverse", "gru", 0)
     ss = ss_study.run_configs("default", "gru", ss_study.cells("default")[1], 0)[2]
     assert ss.strategy == "scheduled_sampling" and ss.strategy_args["schedule"] == {"name": "constant", "p": 0.9}
 
@@ -65,11 +70,11 @@ def test_schedule_curves_cover_every_cell():
     tf = curves[curves["label"].str.startswith("teacher forcing")]
     assert (tf["p_use_gt"] == 1.0).all()
     assert curves["p_use_gt"].between(0, 1).all()
-    plots.schedules(curves)
+    scheduled_sampling_figures.schedules(curves)
 
 
 def test_headline_picks_the_best_ss_cell_by_exact_match():
-    head = ss_study.headline(_tables(), min_count=20)["gru"]
+    head = scheduled_sampling_summary.headline(_tables(), min_count=20)["gru"]
     assert head["best_ss"] == "constant p=0.75"
     assert head["tf_exact_match"] == pytest.approx((0.6 * 100 + 0.1 * 100) / 200)
     assert head["best_ss_exact_match"] == pytest.approx((0.7 * 100 + 0.3 * 100) / 200)
@@ -85,13 +90,13 @@ def test_takeaway_reports_help_and_harm_honestly():
     # The p=0.75 cell loses its edge for the transformer: every SS cell is then worse than TF.
     shift = {("transformer", lab): -0.5 for lab in CELLS if not lab.startswith("teacher")}
     shift.update({("transformer", "constant p=0.75"): -0.6})
-    head = ss_study.headline(_tables(("gru", "transformer"), shift))
-    text = ss_study.takeaway(head, [0])
+    head = scheduled_sampling_summary.headline(_tables(("gru", "transformer"), shift))
+    text = scheduled_sampling_summary.takeaway(head, [0])
     gru, transformer = [line for line in text.splitlines() if line.startswith("- ")]
     assert "helps (+0.150)" in gru and "0.500 vs 0.350" in gru  # 2 standard errors on 200 examples: 0.097
     assert "hurts (-0.150)" in transformer and head["transformer"]["best_ss_exact_match"] < head["transformer"]["tf_exact_match"]
-    equal = ss_study.headline(_tables(shift={("gru", "constant p=0.75"): -0.3}))
-    assert "no clear difference" in ss_study.takeaway(equal, [0])
+    equal = scheduled_sampling_summary.headline(_tables(shift={("gru", "constant p=0.75"): -0.3}))
+    assert "no clear difference" in scheduled_sampling_summary.takeaway(equal, [0])
 
 
 def test_explorer_slider_offers_only_trained_values_and_redraws():
@@ -113,7 +118,7 @@ def test_explorer_slider_offers_only_trained_values_and_redraws():
 
 
 def test_static_grid_draws_every_cell():
-    fig = widgets.static_grid(_tables(("gru", "transformer")))
+    fig = scheduled_sampling_figures.static_grid(_tables(("gru", "transformer")))
     assert len(fig.axes) == 4
     assert len(fig.axes[0].get_lines()) == len(CELLS) + 1  # one line per cell and the training-range marker
 
@@ -122,4 +127,4 @@ def test_cost_table_rows():
     frame = ss_study.cost_table("smoke", kinds=("gru",), repeats=1)
     assert set(frame["mode"]) == {"two_pass", "naive", "sequential"}
     assert (frame["step_time_over_tf"] > 0).all()
-    plots.ss_cost(frame)
+    scheduled_sampling_figures.ss_cost(frame)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqgap_lab.config import ConfigError, ModelConfig
-from seqgap_lab.data.tokenize import BOS, EOS, PAD
+from seqgap_lab.core.config import ConfigError, ModelConfig
+from seqgap_lab.data.vocab import BOS, EOS, PAD
 from seqgap_lab.decoding import beam_search, greedy
 from seqgap_lab.decoding.static import static_beam_search, static_greedy
 from seqgap_lab.models import build_model

@@ -5,12 +5,12 @@ import random
 
 import pytest
 
-from seqgap_lab import paths
-from seqgap_lab.cache import CacheError
-from seqgap_lab.config import ConfigError, SubwordConfig
-from seqgap_lab.data import subword
-from seqgap_lab.data.subword import load_subword, train_subword
-from seqgap_lab.data.tokenize import BOS, EOS, PAD
+from seqgap_lab.core import paths
+from seqgap_lab.core.cache import CacheError
+from seqgap_lab.core.config import ConfigError, SubwordConfig
+from seqgap_lab.data.text import subword
+from seqgap_lab.data.text.subword import load_subword, train_subword
+from seqgap_lab.data.vocab import BOS, EOS, PAD
 
 # Genesis 1:1-10 in the Reina-Valera 1909 and the World English Bible (both public domain).
 SPANISH = """\

@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqgap_lab import compounding, distill_study, paths
-from seqgap_lab.cli import main
-from seqgap_lab.config import ConfigError
-from seqgap_lab.sweep import KEY_COLUMNS, ROW_COLUMNS, SweepSpec, load_spec, run_sweep, table_path
-from seqgap_lab.sweep_cells import buckets, recipe
+from seqgap_lab.core import paths
+from seqgap_lab.app.cli import main
+from seqgap_lab.core.config import ConfigError
+from seqgap_lab.sweeps.runner import KEY_COLUMNS, ROW_COLUMNS, SweepSpec, load_spec, run_sweep, table_path
+from seqgap_lab.sweeps.cells import buckets, recipe
+from seqgap_lab.zoo import distillation
+from seqgap_lab.zoo import synthetic
 
 TINY = dict(name="tiny", profile="smoke", tasks=["reverse"], models=["gru"], strategies=["tf", "ss", "self_distill"],
             decodings=["greedy", "beam"], seeds=[0])
@@ -53,11 +55,11 @@ def test_spec_files_parse_safely_in_yaml_and_json(tmp_path, capsys):
 
 def test_cells_share_the_studies_cached_models():
     tf = recipe("smoke", "reverse", "gru", "tf", 3)
-    assert (tf["task_cfg"], tf["model_cfg"], tf["train_cfg"]) == compounding.configs("smoke", "reverse", "gru", 3)
+    assert (tf["task_cfg"], tf["model_cfg"], tf["train_cfg"]) == synthetic.configs("smoke", "reverse", "gru", 3)
     mrt = recipe("smoke", "reverse", "gru", "mrt", 3)
     assert mrt["extra"]["init"] == tf["train_cfg"] and mrt["train_cfg"].strategy == "mrt"
     kd = recipe("smoke", "reverse", "transformer", "seq_kd", 0)
-    assert kd["extra"]["targets"].method == "beam" and kd["extra"]["targets"].beam_size == distill_study.BEAM
+    assert kd["extra"]["targets"].method == "beam" and kd["extra"]["targets"].beam_size == distillation.BEAM
     assert recipe("smoke", "reverse", "gru", "self_distill", 0)["train_cfg"].strategy == "word_kd"
     assert recipe("smoke", "reverse", "gru", "ss", 0)["train_cfg"].strategy_args["schedule"]["name"] == "inverse_sigmoid"
 
@@ -77,7 +79,7 @@ def test_sweep_table_is_tidy_and_counts_every_test_example():
     assert list(table.columns) == KEY_COLUMNS + ROW_COLUMNS
     em = table[(table["metric"] == "exact_match")]
     per_bucket, overall = em[em["bucket"] != "all"], em[em["bucket"] == "all"]
-    assert per_bucket["count"].sum() == overall["count"].iloc[0] == compounding.PROFILE_SIZES["smoke"]["num_test"]
+    assert per_bucket["count"].sum() == overall["count"].iloc[0] == synthetic.PROFILE_SIZES["smoke"]["num_test"]
     assert em["value"].between(0, 1).all()
     assert per_bucket["beyond_training"].any() and (~per_bucket["beyond_training"]).any()
     assert {"token_error", "decode_seconds", "train_seconds", "exaccerr_pct"} <= set(table["metric"])

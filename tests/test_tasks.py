@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from seqgap_lab.config import TaskConfig
+from seqgap_lab.core.config import TaskConfig
 from seqgap_lab.data.batching import Batch, bucketed_batches, collate, infinite_batches, pad
-from seqgap_lab.data.tasks import make_task
-from seqgap_lab.data.tokenize import BOS, EOS, PAD, Vocab
+from seqgap_lab.data.synthetic.tasks import make_task
+from seqgap_lab.data.vocab import BOS, EOS, PAD, Vocab
 
 SMALL = dict(min_len=2, train_max_len=5, test_max_len=8, num_train=300, num_dev=40, num_test=80, seed=3)
 

@@ -6,8 +6,7 @@ import random
 import pytest
 import sacrebleu
 
-from seqgap_lab.metrics.text import (bucket_labels, corpus_scores, length_bucket_labels, scores_by_bucket,
-                                     sentence_chrf)
+from seqgap_lab.metrics.text import (bucket_labels, corpus_scores, length_bucket_labels, scores_by_bucket, sentence_chrf)
 
 # World English Bible, Psalm 23 and Genesis 1:11-13 (public domain), split into sentences of varied length.
 PASSAGE = """\

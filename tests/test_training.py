@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 import torch
 
-from seqgap_lab.config import ConfigError, DecodeConfig, ModelConfig, TaskConfig, TrainConfig
+from seqgap_lab.core.config import ConfigError, DecodeConfig, ModelConfig, TaskConfig, TrainConfig
 from seqgap_lab.data.batching import collate
-from seqgap_lab.data.tasks import make_task
+from seqgap_lab.data.synthetic.tasks import make_task
 from seqgap_lab.decoding import decode_sequences
 from seqgap_lab.models import build_model
-from seqgap_lab.runtime import seed_everything
+from seqgap_lab.core.runtime import seed_everything
 from seqgap_lab.strategies import available, get_strategy
 from seqgap_lab.strategies.teacher_forcing import TeacherForcing, token_nll
-from seqgap_lab.train import evaluate_loss, lr_factor, train
+from seqgap_lab.training.loop import evaluate_loss, lr_factor, train
 
 CPU = torch.device("cpu")
 TASK = TaskConfig(name="copy", min_len=2, train_max_len=5, test_max_len=6, num_symbols=5,

@@ -7,7 +7,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from seqgap_lab.data.tokenize import BOS, EOS, PAD
+from seqgap_lab.data.vocab import BOS, EOS, PAD
 
 
 @dataclass

@@ -3,16 +3,36 @@ from __future__ import annotations
 
 import torch
 
-from seqgap_lab.config import DecodeConfig
+from seqgap_lab.core.config import DecodeConfig
 from seqgap_lab.data.batching import pad
-from seqgap_lab.data.tokenize import EOS, PAD
+from seqgap_lab.data.vocab import EOS, PAD
 from seqgap_lab.decoding.beam import beam_search
-from seqgap_lab.decoding.contrastive import (CONTRASTIVE_FORMS, CONTRASTIVE_SEARCHES, ContrastiveScore, check_amateur,
-                                             contrastive)
-from seqgap_lab.decoding.penalties import (LENGTH_PENALTIES, BeamScorer, CoveragePenalty, best_coverage_penalty,
-                                           coverage_penalty, length_penalty)
-from seqgap_lab.decoding.processors import (MinLength, NoRepeatNGram, Processor, RepetitionPenalty, Temperature,
-                                            TopK, TopP, apply_processors, build_processors)
+from seqgap_lab.decoding.contrastive import (
+    CONTRASTIVE_FORMS,
+    CONTRASTIVE_SEARCHES,
+    ContrastiveScore,
+    check_amateur,
+    contrastive,
+)
+from seqgap_lab.decoding.penalties import (
+    LENGTH_PENALTIES,
+    BeamScorer,
+    CoveragePenalty,
+    best_coverage_penalty,
+    coverage_penalty,
+    length_penalty,
+)
+from seqgap_lab.decoding.processors import (
+    MinLength,
+    NoRepeatNGram,
+    Processor,
+    RepetitionPenalty,
+    Temperature,
+    TopK,
+    TopP,
+    apply_processors,
+    build_processors,
+)
 from seqgap_lab.decoding.sampling import sample
 from seqgap_lab.decoding.search import DecodeOutput, greedy
 from seqgap_lab.models.base import Seq2SeqModel

@@ -6,8 +6,8 @@ from typing import Sequence
 
 import torch
 
-from seqgap_lab.config import ConfigError, check_int
-from seqgap_lab.data.tokenize import BOS, EOS, PAD
+from seqgap_lab.core.config import ConfigError, check_int
+from seqgap_lab.data.vocab import BOS, EOS, PAD
 from seqgap_lab.decoding.penalties import BeamScorer
 from seqgap_lab.decoding.processors import Processor, apply_processors
 from seqgap_lab.decoding.search import DecodeOutput

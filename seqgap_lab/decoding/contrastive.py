@@ -16,9 +16,9 @@ from typing import Sequence
 
 import torch
 
-from seqgap_lab.config import ConfigError, check_choice, check_float, check_int
-from seqgap_lab.data.tokenize import BOS, EOS, PAD
-from seqgap_lab.decoding.beam import _done, _Finished, _Live, _advance, _output
+from seqgap_lab.core.config import ConfigError, check_choice, check_float, check_int
+from seqgap_lab.data.vocab import BOS, EOS, PAD
+from seqgap_lab.decoding.beam import _advance, _done, _Finished, _Live, _output
 from seqgap_lab.decoding.penalties import BeamScorer
 from seqgap_lab.decoding.processors import MinLength, Processor, apply_processors
 from seqgap_lab.decoding.search import DecodeOutput

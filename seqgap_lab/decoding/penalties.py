@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from seqgap_lab.config import check_choice, check_float
+from seqgap_lab.core.config import check_choice, check_float
 
 LENGTH_PENALTIES = ("none", "gnmt", "hf")
 # Coverage is clamped here before the log: a real source position whose attention underflowed to 0 at

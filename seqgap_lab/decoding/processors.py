@@ -11,8 +11,8 @@ from typing import Iterable, Protocol
 
 import torch
 
-from seqgap_lab.config import check_float, check_int
-from seqgap_lab.data.tokenize import EOS
+from seqgap_lab.core.config import check_float, check_int
+from seqgap_lab.data.vocab import EOS
 
 NEG_INF = float("-inf")
 

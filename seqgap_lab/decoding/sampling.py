@@ -5,7 +5,7 @@ from typing import Sequence
 
 import torch
 
-from seqgap_lab.config import check_int
+from seqgap_lab.core.config import check_int
 from seqgap_lab.decoding.processors import Processor, build_processors
 from seqgap_lab.decoding.search import DecodeOutput, autoregress
 from seqgap_lab.models.base import Seq2SeqModel

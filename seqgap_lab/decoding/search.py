@@ -6,7 +6,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from seqgap_lab.data.tokenize import BOS, EOS, PAD
+from seqgap_lab.data.vocab import BOS, EOS, PAD
 from seqgap_lab.decoding.processors import MinLength, Processor, apply_processors
 from seqgap_lab.models.base import DecoderState, Seq2SeqModel
 

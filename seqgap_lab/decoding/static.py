@@ -15,8 +15,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from seqgap_lab.config import ConfigError, check_int
-from seqgap_lab.data.tokenize import BOS, EOS, PAD
+from seqgap_lab.core.config import ConfigError, check_int
+from seqgap_lab.data.vocab import BOS, EOS, PAD
 from seqgap_lab.decoding.beam import _Finished, _output, _take, _top_candidates
 from seqgap_lab.decoding.penalties import BeamScorer, length_penalty
 from seqgap_lab.decoding.search import DecodeOutput

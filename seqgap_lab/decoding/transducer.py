@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from seqgap_lab.data.tokenize import BOS
+from seqgap_lab.data.vocab import BOS
 
 NEG_INF = float("-inf")
 

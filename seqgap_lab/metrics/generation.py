@@ -22,7 +22,7 @@ import math
 import warnings
 from typing import Sequence
 
-from seqgap_lab.config import check_int
+from seqgap_lab.core.config import check_int
 
 DIVERSITY_ORDERS = (2, 3, 4)
 

@@ -10,6 +10,7 @@ from typing import Sequence
 
 import pandas as pd
 from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.significance import PairedTest
 
 BUCKET_COLUMNS = ("bucket", "n", "bleu", "chrf", "length_ratio")
 
@@ -110,7 +111,6 @@ def paired_bleu_test(baseline: Sequence[str], system: Sequence[str], refs: Seque
         score = corpus_scores(list(system), list(refs))["bleu"]
         return {"baseline_bleu": score, "baseline_ci": float("nan"), "system_bleu": score, "system_ci": float("nan"),
                 "p_value": 1.0}
-    from sacrebleu.significance import PairedTest
     test = PairedTest([("baseline", list(baseline)), ("system", list(system))], {"BLEU": BLEU()}, [list(refs)],
                       test_type="bs", n_samples=n_samples)
     base, sys = test()[1]["BLEU"]

@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from typing import Iterable
 
-from seqgap_lab.config import check_int
+from seqgap_lab.core.config import check_int
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 STOPWORDS = frozenset("""

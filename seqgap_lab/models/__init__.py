@@ -1,7 +1,7 @@
 """Seq2seq models and decoder-only LMs behind one interface (encode / init_state / step / forward)."""
 from __future__ import annotations
 
-from seqgap_lab.config import ModelConfig
+from seqgap_lab.core.config import ModelConfig
 from seqgap_lab.models.base import DecoderState, Seq2SeqModel
 from seqgap_lab.models.gru import GRUSeq2Seq
 from seqgap_lab.models.lm import TransformerLM

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from seqgap_lab.data.tokenize import PAD
+from seqgap_lab.data.vocab import PAD
 
 
 def _index(value, idx: torch.Tensor, dim: int):

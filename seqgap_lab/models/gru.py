@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqgap_lab.config import ModelConfig
+from seqgap_lab.core.config import ModelConfig
 from seqgap_lab.models.base import DecoderState, Seq2SeqModel
 
 

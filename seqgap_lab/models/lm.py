@@ -27,8 +27,8 @@ import math
 import torch
 from torch import nn
 
-from seqgap_lab.config import ModelConfig
-from seqgap_lab.data.tokenize import BOS
+from seqgap_lab.core.config import ModelConfig
+from seqgap_lab.data.vocab import BOS
 from seqgap_lab.models.base import DecoderState, Seq2SeqModel
 from seqgap_lab.models.transformer import EncoderLayer, sinusoidal_table
 

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgap_lab.config import ModelConfig
+from seqgap_lab.core.config import ModelConfig
 from seqgap_lab.models.base import DecoderState, Seq2SeqModel
-from seqgap_lab.models.kvcache import BeamKV
+from seqgap_lab.models.kvcache import BeamKV, for_matmul
 from seqgap_lab.models.transformer_static import StaticState, static_step
 
 
@@ -164,12 +164,6 @@ class DecoderLayer(nn.Module):
         return x, self_kv, weights
 
 
-def _for_matmul(k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keys (B, H, S, dh) as the transposed view of a contiguous (B, H, dh, S) tensor, values contiguous:
-    q @ k.transpose(-2, -1) then multiplies contiguous operands, with no copy and a faster kernel."""
-    return k.transpose(-2, -1).contiguous().transpose(-2, -1), v.contiguous()
-
-
 class TransformerSeq2Seq(Seq2SeqModel):
     """Encoder-decoder Transformer (pre-LN, sinusoidal positions, tied output embedding)."""
 
@@ -217,7 +211,7 @@ class TransformerSeq2Seq(Seq2SeqModel):
         """Cross-attention keys/values are computed once per source here (shared by its beams, contiguous so
         every step's matmul reads them without a copy); self-attention caches start empty: a BeamKV without
         autograd, per-row tensors grown by torch.cat with it (in-place writes would break backward)."""
-        cross = tuple(_for_matmul(*layer.cross_attn.keys_values(memory)) for layer in self.decoder)
+        cross = tuple(for_matmul(*layer.cross_attn.keys_values(memory)) for layer in self.decoder)
         rows = torch.arange(memory.shape[0], device=memory.device).repeat_interleave(beam)  # (B*beam,)
         b, h, dh = rows.shape[0], self.config.num_heads, self.config.d_model // self.config.num_heads
         if torch.is_grad_enabled():

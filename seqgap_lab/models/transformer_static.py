@@ -13,6 +13,8 @@ import math
 
 import torch
 
+from seqgap_lab.models.kvcache import for_matmul
+
 NEG_INF = float("-inf")
 
 
@@ -22,12 +24,11 @@ class StaticState:
     tensor, the next position to write) on the device. Everything is updated in place."""
 
     def __init__(self, model, memory: torch.Tensor, src_mask: torch.Tensor, group: int, max_len: int):
-        from seqgap_lab.models.transformer import _for_matmul
 
         c = model.config
         if max_len > c.max_positions:
             raise ValueError(f"max_len = {max_len} exceeds ModelConfig.max_positions = {c.max_positions}")
-        self.cross = tuple(_for_matmul(*layer.cross_attn.keys_values(memory)) for layer in model.decoder)
+        self.cross = tuple(for_matmul(*layer.cross_attn.keys_values(memory)) for layer in model.decoder)
         self.src_mask, self.group = src_mask, group  # (B, S) per source; rows b*group + j
         n, h = memory.shape[0] * group, c.num_heads
         self.kv = memory.new_zeros(len(model.decoder), 2, n, h, max_len, c.d_model // h)

@@ -6,7 +6,7 @@ from typing import Callable, Protocol
 
 import torch
 
-from seqgap_lab.config import ConfigError
+from seqgap_lab.core.config import ConfigError
 from seqgap_lab.data.batching import Batch
 from seqgap_lab.models.base import Seq2SeqModel
 

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from seqgap_lab.config import ConfigError, DecodeConfig, check_float
-from seqgap_lab.data.tokenize import PAD
+from seqgap_lab.core.config import ConfigError, DecodeConfig, check_float
+from seqgap_lab.data.vocab import PAD
 from seqgap_lab.decoding import decode_sequences
 from seqgap_lab.models.base import Seq2SeqModel
 from seqgap_lab.strategies.base import register

@@ -12,11 +12,12 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from seqgap_lab.config import ConfigError, check_choice, check_float, check_int
+from seqgap_lab.core.config import ConfigError, check_choice, check_float, check_int
 from seqgap_lab.data.batching import pad
-from seqgap_lab.data.tokenize import BOS, EOS, PAD
+from seqgap_lab.data.vocab import BOS, EOS, PAD
 from seqgap_lab.decoding import beam_search, sample
 from seqgap_lab.metrics.sentence_bleu import sentence_bleu_batch, sentence_bleu_ids
+from seqgap_lab.metrics.text import sentence_chrf
 from seqgap_lab.strategies.base import register
 from seqgap_lab.strategies.teacher_forcing import token_nll
 
@@ -124,7 +125,6 @@ class MinimumRiskTraining:
         hyp_text, ref_text = [self.detokenize(h) for h in hyps], [self.detokenize(r) for r in golds]
         if self.risk == "bleu":
             return 1.0 - sentence_bleu_batch(hyp_text, ref_text) / 100.0
-        from seqgap_lab.metrics.text import sentence_chrf
         return 1.0 - np.asarray(sentence_chrf(hyp_text, ref_text)) / 100.0
 
     def loss(self, model, batch, step):

@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 
-from seqgap_lab.config import ConfigError, check_choice, check_float, check_int
-from seqgap_lab.data.tokenize import PAD
+from seqgap_lab.core.config import ConfigError, check_choice, check_float, check_int
+from seqgap_lab.data.vocab import PAD
 from seqgap_lab.strategies.base import register
 from seqgap_lab.strategies.schedules import Schedule, default_schedule, make_schedule
 from seqgap_lab.strategies.teacher_forcing import token_nll

@@ -11,7 +11,7 @@ import math
 from functools import partial
 from typing import Any, Callable
 
-from seqgap_lab.config import ConfigError, check_choice, check_float, check_int
+from seqgap_lab.core.config import ConfigError, check_choice, check_float, check_int
 
 Schedule = Callable[[int], float]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from seqgap_lab.data.tokenize import PAD
+from seqgap_lab.data.vocab import PAD
 from seqgap_lab.strategies.base import register
 
 

@@ -20,7 +20,7 @@ import nbformat
 import pytest
 
 import harness
-from seqgap_lab import paths
+from seqgap_lab.core import paths
 
 HERE = Path(__file__).resolve().parent
 # Copies served by the `lab` fixture, with the papermill-style parameters set in their `parameters` cell.

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from seqgap_lab import paths
+from seqgap_lab.core import paths
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 # (tab title, screenshot name, slider description, key, text before, text after). The smoke grids have two
@@ -67,7 +67,7 @@ def test_explore_app_in_a_browser(tmp_path, browser_context):
         page.locator(".lm-TabBar-tab", has_text="Scheduled sampling").wait_for(timeout=120_000)
         print(f"app shown after {time.perf_counter() - start:.1f} s")
         html = page.content()
-        assert "seqgap_lab.explore" not in html and "SEQGAP_EXPLORE_PROFILE" not in html, "code is shown"
+        assert "seqgap_lab.app.explore" not in html and "SEQGAP_EXPLORE_PROFILE" not in html, "code is shown"
         assert page.locator(".jp-InputArea, .jp-InputPrompt, .CodeMirror, .cm-editor").count() == 0
         for title, name, slider, key, before, after in TABS:
             page.locator(".lm-TabBar-tab", has_text=title).click()

@@ -14,10 +14,13 @@ import nbformat
 import pytest
 
 import harness
-from seqgap_lab import beam_study, beam_widgets, contrastive_study, contrastive_widgets, ss_study, widgets
-from seqgap_lab.data.builders import CorpusUnavailable, check_sources
-from seqgap_lab.runtime import get_device
-from seqgap_lab.seeds import seed_list
+from seqgap_lab.lessons.beam import study as beam_study, explorer as beam_widgets
+from seqgap_lab.lessons.contrastive import study as contrastive_study, explorer as contrastive_widgets
+from seqgap_lab.lessons.scheduled_sampling import study as ss_study, explorer as widgets
+from seqgap_lab.data.text.builders import CorpusUnavailable, check_sources
+from seqgap_lab.core.runtime import get_device
+from seqgap_lab.core.seeds import seed_list
+from seqgap_lab.probes import decode_cells
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -174,7 +177,7 @@ def test_06_alpha_and_beam_size(started, lab, lab_data):
     _needs_corpora(lab, "bible")
     _wait_finished(started[stem], stem)
     p = notebook_parameters(lab, stem)
-    grid = beam_study.GRIDS[p["profile"]]
+    grid = decode_cells.GRIDS[p["profile"]]
     sentences = grid["num_sentences"] if p["num_sentences"] == -1 else p["num_sentences"]
     tables = beam_study.run_nmt(p["profile"], seed=p["seed"], num_sentences=sentences, device=lab_data,
                                 progress=False)
@@ -191,7 +194,7 @@ def test_07_contrastive_weight(started, lab, lab_data):
     p = notebook_parameters(lab, stem)
     pairs = {c: contrastive_study.load_pair(c, p["profile"], p["seed"], lab_data, p["num_prompts"])
              for c in (c.strip() for c in p["corpora"].split(",")) if c}
-    box = contrastive_widgets.contrastive_explorer(contrastive_widgets.explorer_grid(pairs, p["profile"]))
+    box = contrastive_widgets.contrastive_explorer(contrastive_study.explorer_grid(pairs, p["profile"]))
     _check_move(started[stem], "seqgap-contrastive", "weight", "text", box.sliders["weight"], box.text,
                 "07_contrastive_weight")
 

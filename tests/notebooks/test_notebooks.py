@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from seqgap_lab import paths
-from seqgap_lab.data.builders import CorpusUnavailable, check_sources
-from seqgap_lab.report import discover_notebooks, run_notebook
+from seqgap_lab.core import paths
+from seqgap_lab.data.text.builders import CorpusUnavailable, check_sources
+from seqgap_lab.app.report import discover_notebooks, run_notebook
 
 # A hung kernel must fail the run within minutes, not eat the CI budget.
 pytestmark = [pytest.mark.notebook, pytest.mark.timeout(600)]
@@ -284,7 +284,7 @@ CHECKS["11_speech_ctc_vs_transducer"] = _check_11
 
 def _speech_available() -> None:
     """Skip, saying why, on a machine without espeak-ng (the corpus is synthesized with it)."""
-    from seqgap_lab.data.speech_synth import check_espeak
+    from seqgap_lab.data.speech.synth import check_espeak
     try:
         check_espeak()
     except CorpusUnavailable as exc:

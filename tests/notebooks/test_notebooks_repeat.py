@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from test_notebooks import FIRST_RUNS, NEEDS_CORPUS, NEEDS_ESPEAK, NOTEBOOKS, SMOKE_PARAMS, _speech_available
 
-from seqgap_lab import paths
-from seqgap_lab.data.builders import CorpusUnavailable, check_sources
-from seqgap_lab.report import run_notebook
+from seqgap_lab.core import paths
+from seqgap_lab.data.text.builders import CorpusUnavailable, check_sources
+from seqgap_lab.app.report import run_notebook
 
 pytestmark = [pytest.mark.notebook, pytest.mark.timeout(900)]
 

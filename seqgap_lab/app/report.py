@@ -1,0 +1,178 @@
+"""Regenerate the notebooks with papermill into reports/, convert them to HTML, and index them."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import papermill as pm
+import torch
+from nbconvert import HTMLExporter
+from tqdm.auto import tqdm
+
+# The index page lives in report_index.py; re-exported here, where callers and tests have always found it.
+from seqgap_lab.app.report_index import (  # noqa: F401
+    build_index,
+    flatten_summary,
+    git_revision,
+    merge_records,
+)
+from seqgap_lab.core import paths
+from seqgap_lab.core.cache import atomic_write_json, atomic_write_text
+from seqgap_lab.core.config import ConfigError, check_profile
+from seqgap_lab.core.runtime import device_description, get_device
+
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+_MAX_ERROR_CHARS = 300
+
+
+def discover_notebooks(only: list[str] | str | None = None) -> list[Path]:
+    """The lesson notebooks notebooks/NN_*.ipynb in order, optionally only those named by NN prefix or stem."""
+    nb_dir = paths.project_root() / "notebooks"
+    found = sorted(nb_dir.glob(NOTEBOOK_GLOB))
+    if not only:
+        return found
+    wanted = [only] if isinstance(only, str) else list(only)
+    selected: set[Path] = set()
+    for want in wanted:
+        matches = [p for p in found if _matches(p, str(want))]
+        if not matches:
+            available = ", ".join(p.stem for p in found) or "none"
+            raise ConfigError(f"notebook {want!r} not found in {nb_dir}; available: {available}")
+        selected.update(matches)
+    return [p for p in found if p in selected]
+
+
+def _matches(path: Path, want: str) -> bool:
+    """True if `want` names this notebook by NN prefix ('3' or '03'), stem or file name."""
+    want = want.strip()
+    if want.isdigit():
+        return path.stem[:2] == want.zfill(2)
+    return want in (path.stem, path.name)
+
+
+def run_notebook(path: str | os.PathLike, profile: str, out_dir: str | os.PathLike | None = None,
+                 parameters: Mapping[str, Any] | None = None) -> dict:
+    """Execute one notebook into <out_dir>/<stem>/ (executed copy + HTML) and return its record."""
+    path = Path(path).resolve()
+    stem = path.stem
+    out_root = Path(out_dir) if out_dir is not None else paths.reports_dir()
+    stem_dir = out_root / stem
+    stem_dir.mkdir(parents=True, exist_ok=True)
+    out_nb, out_html, summary_path = stem_dir / f"{stem}.ipynb", stem_dir / f"{stem}.html", stem_dir / "summary.json"
+    # Why delete first: a failed run must not be reported with the previous run's outputs.
+    for stale in (out_nb, out_html, summary_path):
+        stale.unlink(missing_ok=True)
+    params = {"profile": profile, **dict(parameters or {})}
+    start = time.perf_counter()
+    error = _execute(path, out_nb, params, out_root)
+    elapsed = time.perf_counter() - start
+    html_error = _to_html(out_nb, out_html) if out_nb.exists() else None
+    summary, summary_error = _read_summary(summary_path)
+    error = error or html_error or summary_error
+    return {"stem": stem, "status": "failed" if error else "ok", "elapsed_s": round(elapsed, 2),
+            "error": error, "summary": summary,
+            "html": f"{stem}/{out_html.name}" if out_html.exists() else None}
+
+
+def _execute(path: Path, out_nb: Path, params: dict, out_root: Path) -> str | None:
+    """Run papermill; None on success, else a one-line 'ExcName: message'."""
+
+    try:
+        with _kernel_env(out_root):
+            pm.execute_notebook(str(path), str(out_nb), parameters=params, kernel_name="python3",
+                                cwd=str(path.parent), progress_bar=False, log_output=False)
+    except pm.PapermillExecutionError as exc:
+        return _one_line(f"{exc.ename}: {exc.evalue}")
+    except Exception as exc:  # kernel start failures, bad metadata, missing files: report, keep going
+        return _one_line(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+@contextlib.contextmanager
+def _kernel_env(out_root: Path) -> Iterator[None]:
+    """Environment the kernel inherits: it writes summaries where we read them and imports this package."""
+    saved = {name: os.environ.get(name) for name in ("SEQGAP_REPORTS_DIR", "PYTHONPATH")}
+    os.environ["SEQGAP_REPORTS_DIR"] = str(out_root.resolve())
+    pkg_parent = Path(__file__).resolve().parent.parent
+    if (pkg_parent / "pyproject.toml").is_file():
+        # Why: a checkout that is not pip-installed (e.g. the GPU machine) is still importable in the kernel.
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pkg_parent), saved["PYTHONPATH"]]))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _to_html(out_nb: Path, out_html: Path) -> str | None:
+    """Convert an executed notebook to HTML; None on success, else a one-line error."""
+    try:
+
+        body, _ = HTMLExporter().from_filename(str(out_nb))
+        atomic_write_text(out_html, body)
+    except Exception as exc:  # a broken export must not hide the other notebooks' results
+        return _one_line(f"HTML export failed: {type(exc).__name__}: {exc}")
+    return None
+
+
+def _read_summary(summary_path: Path) -> tuple[dict, str | None]:
+    """The notebook's summary.json as a dict ({} if absent) and a one-line error if it is unreadable."""
+    if not summary_path.is_file():
+        return {}, None
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {}, _one_line(f"unreadable {summary_path.name}: {type(exc).__name__}: {exc}")
+    if not isinstance(summary, dict):
+        return {}, f"{summary_path.name} holds a {type(summary).__name__}, expected an object"
+    return summary, None
+
+
+def _one_line(text: str) -> str:
+    """Collapse whitespace runs with newlines and cap the length, for status lines and the index."""
+    text = re.sub(r"\s*\n\s*", " ", str(text)).strip()
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
+
+
+def run_report(profile: str | None = None, only: list[str] | str | None = None,
+               parameters: Mapping[str, Any] | None = None) -> list[dict]:
+    """Run the notebooks in order (profile: 'full' on a GPU, else 'default'), index them, return the records."""
+
+
+    if profile is None:
+        profile = "full" if torch.cuda.is_available() else "default"
+    check_profile(profile)
+    notebooks = discover_notebooks(only)
+    if not notebooks:
+        print(f"no notebooks matching {NOTEBOOK_GLOB} in {paths.project_root() / 'notebooks'}")
+    out_root = paths.reports_dir()
+    records = []
+    for nb in tqdm(notebooks, desc=f"notebooks ({profile})", unit="nb"):
+        record = run_notebook(nb, profile, out_root, parameters)
+        tqdm.write(_status_line(record))
+        records.append(record)
+    device = device_description(get_device())
+    saved = out_root / "report.json"
+    if only and saved.is_file():  # --only: keep the other notebooks of an earlier run of the same profile
+        earlier = json.loads(saved.read_text())
+        if earlier.get("profile") == profile:
+            records = merge_records(earlier.get("records", []), records)
+    index = build_index(records, profile, device)
+    atomic_write_json(out_root / "report.json", {"profile": profile, "device": device,
+                                                 "git_revision": git_revision(), "records": records})
+    print(f"index: {index}")
+    return records
+
+
+def _status_line(record: Mapping[str, Any]) -> str:
+    """One line per notebook: stem, status, elapsed time and the error if any."""
+    line = f"{record['stem']:<32} {record['status']:<6} {record['elapsed_s']:8.1f} s"
+    return f"{line}  {record['error']}" if record.get("error") else line

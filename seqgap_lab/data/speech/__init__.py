@@ -1,0 +1,1 @@
+"""data.speech: TODO docstring."""

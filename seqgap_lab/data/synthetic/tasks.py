@@ -1,0 +1,107 @@
+"""Synthetic seq2seq tasks with a known oracle and controllable length: copy, reverse, sort, addition.
+
+Addition is written in columns: source token i is the pair of digit i of both operands (symbol "ab"),
+least significant first; the target is the sum, least significant first, with one more digit when the
+last column carries. Each output digit then aligns with one source column and the carry must be read
+from the previous column and the previous output digit (or recomputed from all earlier columns).
+"""
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqgap_lab.core.config import TaskConfig
+from seqgap_lab.data.vocab import Vocab
+
+Pair = tuple[list[int], list[int]]  # (source ids, target ids), no specials
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train/dev on lengths [min_len, train_max_len]; test uniform over [min_len, test_max_len]."""
+
+    train: list[Pair]
+    dev: list[Pair]
+    test: list[Pair]
+
+
+class Task:
+    """A task: its vocabulary, a length-controlled source generator and the oracle mapping source to target."""
+
+    def __init__(self, config: TaskConfig):
+        self.config = config
+        if config.name == "addition":
+            self.vocab = Vocab(tuple(string.digits) + tuple(a + b for a in string.digits for b in string.digits))
+        else:
+            self.vocab = Vocab(tuple(string.ascii_lowercase[: config.num_symbols]))
+        self._first = self.vocab.first_symbol_id()
+
+    @property
+    def name(self) -> str:
+        """Task name (copy | reverse | sort | addition)."""
+        return self.config.name
+
+    def output_symbol_ids(self) -> list[int]:
+        """Ids a correct target may contain (used to draw wrong tokens for error injection)."""
+        if self.name == "addition":
+            return self.vocab.encode(string.digits)
+        return list(range(self._first, self._first + self.config.num_symbols))
+
+    def sample_source(self, length: int, rng: np.random.Generator) -> list[int]:
+        """A random source of the given length (for addition: columns, i.e. digits per operand)."""
+        if self.name == "addition":
+            a, b = (rng.integers(0, 10, size=length) for _ in range(2))
+            return self.vocab.encode([f"{x}{y}" for x, y in zip(a, b)])
+        return [int(x) for x in rng.integers(self._first, self._first + self.config.num_symbols, size=length)]
+
+    def oracle(self, src: list[int]) -> list[int]:
+        """The one correct target for a source."""
+        if self.name == "copy":
+            return list(src)
+        if self.name == "reverse":
+            return list(reversed(src))
+        if self.name == "sort":
+            return sorted(src)
+        return self._add(src)
+
+    def _add(self, src: list[int]) -> list[int]:
+        columns = self.vocab.decode(src)
+        a = int("".join(c[0] for c in reversed(columns)))
+        b = int("".join(c[1] for c in reversed(columns)))
+        digits = str(a + b)[::-1].ljust(len(columns), "0")  # little-endian, at least one digit per column
+        return self.vocab.encode(digits)
+
+    def make_splits(self) -> Splits:
+        """Generate train/dev/test; dev and test exclude sources seen in training."""
+        c = self.config
+        rng = np.random.default_rng(c.seed)
+        train = self._sample(c.num_train, c.min_len, c.train_max_len, rng)
+        seen = {tuple(s) for s, _ in train}
+        dev = self._sample(c.num_dev, c.min_len, c.train_max_len, rng, exclude=seen)
+        test = self._sample(c.num_test, c.min_len, c.test_max_len, rng, exclude=seen)
+        return Splits(train, dev, test)
+
+    def _sample(self, n: int, lo: int, hi: int, rng: np.random.Generator, exclude: set | None = None) -> list[Pair]:
+        out: list[Pair] = []
+        tries = 0
+        while len(out) < n:
+            tries += 1
+            if tries > 50 * n + 1000:
+                raise RuntimeError(f"could not draw {n} distinct {self.name} examples of length {lo}..{hi}; "
+                                   "lower num_dev/num_test or widen the length range")
+            src = self.sample_source(int(rng.integers(lo, hi + 1)), rng)
+            if exclude is not None and tuple(src) in exclude:
+                continue
+            out.append((src, self.oracle(src)))
+        return out
+
+    def source_length(self, src: list[int]) -> int:
+        """Source tokens (for addition: columns, i.e. digits per operand)."""
+        return len(src)
+
+
+def make_task(config: TaskConfig) -> Task:
+    """Build a Task from its config."""
+    return Task(config)

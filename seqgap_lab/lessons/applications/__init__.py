@@ -1,0 +1,1 @@
+"""lessons.applications: TODO docstring."""

@@ -1,0 +1,1 @@
+"""lessons.beam: TODO docstring."""

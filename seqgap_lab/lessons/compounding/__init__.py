@@ -1,0 +1,1 @@
+"""lessons.compounding: TODO docstring."""

@@ -1,0 +1,1 @@
+"""lessons.contrastive: TODO docstring."""

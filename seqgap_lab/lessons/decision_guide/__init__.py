@@ -1,0 +1,1 @@
+"""lessons.decision_guide: TODO docstring."""

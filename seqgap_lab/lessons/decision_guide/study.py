@@ -1,0 +1,198 @@
+"""The decision guide of ../shared/SCOPE.md, each row judged by our measurements (notebook 09).
+
+Every row is a claim broken into parts; each part is read from a headline of notebooks 06, 07 or 08 and is an
+outcome "helps" (the measurement backs the claim), "hurts" (it contradicts it) or "none" (no clear difference).
+A row is *supported* when every measured part backs it, *partly supported* when some do, *not supported* when
+none does, and *not measured* when no part has a measurement. A row with an unmeasured part is at best partly
+supported. The verdicts themselves (helps / hurts / no clear difference) come from the notebooks' tests:
+binomial and seed spread for exact match, paired bootstrap (notebook 06) or the stated BLEU tolerance (08).
+"""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from seqgap_lab.core import paths
+from seqgap_lab.core.stats import bleu_verdict
+from seqgap_lab.sweeps.cells import BASE
+
+SUPPORTED, PARTLY, NOT_SUPPORTED, UNMEASURED = "supported", "partly supported", "not supported", "not measured"
+ROWS = (("short sequences (< 32 tokens)", "teacher forcing is enough"),
+        ("long sequences", "scheduled sampling or MRT"),
+        ("production NMT", "beam + length penalty + coverage"),
+        ("long-form LM generation", "contrastive decoding or self-distillation"),
+        ("default", "teacher forcing with a 1,000-step warmup, then scheduled sampling"))
+P_VALUE = 0.05  # notebook 06's paired bootstrap: a difference counts below this p-value
+
+
+def outcome(verdict_text: str) -> str:
+    """'helps' | 'hurts' | 'none' from a verdict sentence of stats.verdict / lengths_study.bleu_verdict."""
+    word = verdict_text.split()[0] if verdict_text else ""
+    return word if word in ("helps", "hurts") else "none"
+
+
+def judge(parts: list[tuple[str, str | None]]) -> str:
+    """A row's verdict from its parts' outcomes ('helps' | 'hurts' | 'none', or None when not measured)."""
+    measured = [o for _, o in parts if o is not None]
+    if not measured:
+        return UNMEASURED
+    helped = sum(o == "helps" for o in measured)
+    if helped == len(measured):
+        return SUPPORTED if len(measured) == len(parts) else PARTLY
+    return PARTLY if helped else NOT_SUPPORTED
+
+
+def _synthetic_cells(lengths: dict | None) -> dict:
+    return (lengths or {}).get("synthetic") or {}
+
+
+def _translation_models(lengths: dict | None) -> dict:
+    return ((lengths or {}).get("translation") or {}).get("models") or {}
+
+
+def short_parts(lengths: dict | None) -> list[tuple[str, str | None]]:
+    """Per task/model (within the training lengths) and per translation model (shortest bucket): 'helps' when
+    no remedy beats teacher forcing + greedy there (so teacher forcing is enough), 'hurts' when one does."""
+    parts = []
+    for cell, row in _synthetic_cells(lengths).items():
+        better = [r for r, v in row.items() if r != "/".join(BASE) and outcome(v.get("verdict_within", "")) == "helps"]
+        parts.append((f"{cell} within training lengths: " + (f"beaten by {', '.join(better)}" if better else
+                      f"no remedy beats TF greedy ({row['/'.join(BASE)]['exact_match_within']:.3f})"),
+                      "hurts" if better else "helps"))
+    for model, row in _translation_models(lengths).items():
+        better = [r for r, v in row.items() if outcome(v.get("verdict_bleu_shortest", "")) == "helps"]
+        parts.append((f"es-en/{model} shortest bucket: " + (f"beaten by {', '.join(better)}" if better else
+                      "no remedy beats TF greedy"), "hurts" if better else "helps"))
+    return parts or [("remedies vs teacher forcing on short sequences (notebook 08)", None)]
+
+
+def long_parts(lengths: dict | None) -> list[tuple[str, str | None]]:
+    """Per task/model (beyond the training lengths) and translation model (longest bucket): does SS or MRT
+    (with greedy decoding) beat teacher forcing + greedy?"""
+    parts = []
+    for cell, row in _synthetic_cells(lengths).items():
+        got = {r: row[r]["verdict_beyond"] for r in ("ss/greedy", "mrt/greedy") if r in row}
+        parts.append((f"{cell} beyond training lengths: " + "; ".join(f"{r} {v}" for r, v in got.items()),
+                      _best(got.values()) if got else None))
+    for model, row in _translation_models(lengths).items():
+        got = {r: row[r]["verdict_bleu_longest"] for r in ("ss/greedy", "mrt/greedy") if r in row}
+        parts.append((f"es-en/{model} longest bucket: " + "; ".join(f"{r} {v}" for r, v in got.items()),
+                      _best(got.values()) if got else None))
+    return parts or [("scheduled sampling and MRT on long sequences (notebook 08)", None)]
+
+
+def _best(verdicts) -> str:
+    """'helps' if any of the alternatives helps, else 'hurts' if any hurts, else 'none'."""
+    outcomes = [outcome(v) for v in verdicts]
+    return "helps" if "helps" in outcomes else "hurts" if "hurts" in outcomes else "none"
+
+
+def _p_outcome(delta: float, p_value: float | None) -> str | None:
+    if p_value is None or p_value != p_value:
+        return None
+    return "none" if p_value >= P_VALUE else ("helps" if delta > 0 else "hurts")
+
+
+def nmt_parts(beam: dict | None) -> list[tuple[str, str | None]]:
+    """From notebook 06's headline: beam vs greedy, the best GNMT length penalty vs none (paired bootstrap),
+    and the largest coverage weight vs none at the best alpha (BLEU tolerance: no test is run for it)."""
+    if not beam:
+        return [("beam vs greedy", None), ("length penalty", None), ("coverage penalty", None)]
+    big = str(beam["largest_beam"])
+    plain, greedy, gnmt = beam["no_penalty"][big], beam["greedy"], beam["gnmt"]
+    d_beam, d_lp = plain["bleu"] - greedy["bleu"], gnmt["bleu"] - plain["bleu"]
+    parts = [(f"beam {big} vs greedy: BLEU {plain['bleu']:.2f} vs {greedy['bleu']:.2f} "
+              f"(p = {beam.get('p_value_beam_vs_greedy', float('nan')):.3f})",
+              _p_outcome(d_beam, beam.get("p_value_beam_vs_greedy"))),
+             (f"GNMT length penalty alpha {gnmt['best_alpha']:g} vs none at beam {big}: BLEU {gnmt['bleu']:.2f} vs "
+              f"{plain['bleu']:.2f} (p = {beam.get('p_value_best_gnmt_vs_no_penalty', float('nan')):.3f})",
+              _p_outcome(d_lp, beam.get("p_value_best_gnmt_vs_no_penalty")))]
+    alpha = f"{gnmt['best_alpha']:g}"
+    cover = {k: v for k, v in beam.get("coverage", {}).items() if k.startswith(f"alpha={alpha} ")}
+    off = cover.get(f"alpha={alpha} beta=0")
+    betas = sorted((float(k.split("beta=")[1]), v) for k, v in cover.items() if not k.endswith("beta=0"))
+    if off is None or not betas:
+        parts.append(("coverage penalty", None))
+    else:
+        beta, on = betas[-1]
+        v = bleu_verdict([on["bleu"]], [off["bleu"]])
+        parts.append((f"coverage beta {beta:g} vs 0 at alpha {alpha}: BLEU {on['bleu']:.2f} vs {off['bleu']:.2f}, {v}",
+                      outcome(v)))
+    return parts
+
+
+def _rep4_outcome(diff, se) -> str | None:
+    """Lower rep-4 past two standard errors over prompts (and 0.01) backs a remedy; higher contradicts it."""
+    if diff is None or diff != diff:
+        return None
+    tol = max(0.01, 2 * (se or 0.0) if se == se else 0.01)
+    return "helps" if diff < -tol else "hurts" if diff > tol else "none"
+
+
+def longform_parts(contrastive: dict | None, longform: dict | None = None) -> list[tuple[str, str | None]]:
+    """Contrastive decoding vs greedy on rep-4 at the longest budget per corpus (notebook 07's headline), and the
+    self-distilled prose LM vs the teacher-forced one, both greedy (notebook 10's long-form headline)."""
+    parts = []
+    for corpus, row in (contrastive or {}).items():
+        diff, se = row.get("contrastive_minus_greedy_rep_4"), row.get("contrastive_minus_greedy_rep_4_se")
+        result = _rep4_outcome(diff, se)
+        text = (f"{corpus}: contrastive minus greedy rep-4 at {row.get('longest')} tokens {diff:+.3f} (se {se:.3f})"
+                if result is not None else f"{corpus}: contrastive vs greedy")
+        parts.append((text, result))
+    if not parts:
+        parts.append(("contrastive decoding (notebook 07)", None))
+    effect = ((longform or {}).get("distill_effect") or {}).get("greedy", {}).get("rep_4")
+    if effect:
+        parts.append((f"prose: self-distilled minus TF rep-4, greedy, at {longform.get('longest')} tokens "
+                      f"{effect['diff']:+.3f} (se {effect['se']:.3f}, {effect['n']} prompts)",
+                      _rep4_outcome(effect["diff"], effect["se"])))
+    else:
+        parts.append(("self-distillation for long-form generation (notebook 10's long-form study)", None))
+    return parts
+
+
+def default_parts(lengths: dict | None) -> list[tuple[str, str | None]]:
+    """Scheduled sampling after a teacher-forcing warm-up (notebook 08's ss cells) vs teacher forcing, overall."""
+    parts = [(f"{cell} overall exact match: ss/greedy {row['ss/greedy']['verdict_all']}",
+              outcome(row["ss/greedy"]["verdict_all"])) for cell, row in _synthetic_cells(lengths).items()
+             if "ss/greedy" in row and "verdict_all" in row["ss/greedy"]]
+    parts += [(f"es-en/{model} BLEU: ss/greedy {row['ss/greedy']['verdict_bleu']}", outcome(row["ss/greedy"]["verdict_bleu"]))
+              for model, row in _translation_models(lengths).items() if "ss/greedy" in row]
+    return parts or [("scheduled sampling vs teacher forcing", None)]
+
+
+def guide(lengths: dict | None, beam: dict | None, contrastive: dict | None,
+          longform: dict | None = None) -> pd.DataFrame:
+    """One row per claim: situation, approach, verdict, and the evidence (each part with its outcome)."""
+    all_parts = (short_parts(lengths), long_parts(lengths), nmt_parts(beam), longform_parts(contrastive, longform),
+                 default_parts(lengths))
+    rows = []
+    for (situation, approach), parts in zip(ROWS, all_parts):
+        evidence = "; ".join(f"{text} [{o or 'not measured'}]" for text, o in parts)
+        rows.append({"situation": situation, "approach": approach, "verdict": judge(parts), "evidence": evidence})
+    return pd.DataFrame(rows)
+
+
+def notebook_summary(stem: str, profile: str) -> tuple[dict | None, str]:
+    """Another notebook's summary.json when it exists and was made in this profile, else None; and a note."""
+
+
+    path = paths.reports_dir(stem) / "summary.json"
+    if not path.is_file():
+        return None, f"{stem}: no summary.json yet (run notebook {stem[:2]} first; `make report` runs it before this one)"
+    data = json.loads(path.read_text())
+    if data.get("profile") != profile:
+        return None, f"{stem}: its summary is from profile {data.get('profile')!r}, not {profile!r}: run it in {profile!r}"
+    return data, f"{stem}: read {path} (device: {data.get('device')})"
+
+
+def takeaway(frame: pd.DataFrame) -> str:
+    """The guide as Markdown bullets: each claim, its verdict and the number of measured parts behind it."""
+    lines = []
+    for row in frame.itertuples(index=False):
+        parts = row.evidence.split("; ")
+        measured = sum(not p.endswith("[not measured]") for p in parts)
+        lines.append(f"- **{row.situation}: {row.approach}** — *{row.verdict}* ({measured} of {len(parts)} parts "
+                     f"measured).")
+    return "\n".join(lines)

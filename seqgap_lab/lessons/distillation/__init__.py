@@ -1,0 +1,1 @@
+"""lessons.distillation: TODO docstring."""

@@ -1,0 +1,1 @@
+"""lessons.lengths: TODO docstring."""

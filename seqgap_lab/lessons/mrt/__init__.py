@@ -1,0 +1,1 @@
+"""lessons.mrt: TODO docstring."""

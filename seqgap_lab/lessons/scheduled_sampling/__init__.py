@@ -1,0 +1,1 @@
+"""lessons.scheduled_sampling: TODO docstring."""

@@ -1,0 +1,1 @@
+"""lessons.speech: TODO docstring."""

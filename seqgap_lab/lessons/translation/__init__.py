@@ -1,0 +1,1 @@
+"""lessons.translation: TODO docstring."""

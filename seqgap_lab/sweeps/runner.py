@@ -1,0 +1,224 @@
+"""Declarative sweeps: a grid over task, model, training strategy, decoding and seed, run cell by cell through
+the caches into one tidy DataFrame (one row per cell x length bucket x metric), resumable after a kill.
+
+A spec is a YAML or JSON mapping (parsed with yaml.safe_load / json), e.g.
+
+    name: lengths            # names the output files reports/sweeps/<name>.csv (and .parquet with pyarrow)
+    profile: default         # sizes and steps of every model (smoke | default | full)
+    tasks: [reverse]         # a synthetic task (copy | reverse | sort | addition) or es-en (sweep_nmt.py)
+    models: [gru, transformer]
+    strategies: [tf, ss, mrt, seq_kd, self_distill]
+    decodings: [greedy, beam]
+    seeds: [0, 1, 2]
+
+Why resumable: every trained model is a cached checkpoint (written atomically) and every measured cell is a
+small JSON file under data/sweeps/<name>/ keyed by a hash of everything that shaped it, written atomically
+once the cell is done. A sweep killed at any point restarts where it stopped: finished cells are read back,
+the interrupted one is redone, and the table is assembled in grid order, so it equals an uninterrupted run
+(apart from the timing rows of cells that an uninterrupted run would have timed anew). Two processes running
+the same sweep measure each cell once: a file lock per cell (cache.file_lock), as for every cached model.
+(Sweeps live here rather than in experiments.py: one concept per file, and they import the study recipes.)
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from tqdm.auto import tqdm
+
+from seqgap_lab.core import paths
+from seqgap_lab.core.cache import (
+    atomic_write_bytes,
+    atomic_write_json,
+    config_hash,
+    file_lock,
+)
+from seqgap_lab.core.config import (
+    MODELS,
+    TASKS,
+    ConfigError,
+    _Config,
+    check_choice,
+    check_int,
+    check_profile,
+)
+from seqgap_lab.core.runtime import get_device
+from seqgap_lab.sweeps import nmt as sweep_nmt
+from seqgap_lab.sweeps.cells import (
+    DECODINGS,
+    STRATEGIES,
+    amateur_recipe,
+    decode_config,
+    measure,
+    recipe,
+    recipe_key,
+    row,
+    train_cell,
+)
+
+SWEEP_VERSION = 1  # bump when measure() changes what a cached cell holds
+KEY_COLUMNS = ["task", "model", "strategy", "decoding", "seed"]
+ROW_COLUMNS = ["bucket", "bucket_lo", "bucket_hi", "beyond_training", "metric", "value", "count"]
+
+
+@dataclass(frozen=True)
+class SweepSpec(_Config):
+    """A sweep grid; every list must be non-empty, without repeats, and hold only known names."""
+
+    name: str = "sweep"
+    profile: str = "default"
+    tasks: tuple = ("reverse",)
+    models: tuple = ("gru", "transformer")
+    strategies: tuple = ("tf", "ss")
+    decodings: tuple = ("greedy",)
+    seeds: tuple = (0,)
+
+    def __post_init__(self) -> None:
+        o = "SweepSpec"
+        if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
+            raise ConfigError(f"{o}.name = {self.name!r} is not allowed: expected letters, digits, '-' or '_'")
+        check_profile(self.profile)
+        for fname, allowed in (("tasks", (*TASKS, sweep_nmt.TASK)), ("models", tuple(m for m in MODELS if m != "lm")),
+                               ("strategies", STRATEGIES), ("decodings", DECODINGS)):
+            values = _as_tuple(o, fname, getattr(self, fname))
+            for v in values:
+                check_choice(o, fname[:-1] if fname != "strategies" else "strategy", v, allowed)
+            object.__setattr__(self, fname, values)
+        seeds = _as_tuple(o, "seeds", self.seeds)
+        for s in seeds:
+            check_int(o, "seeds", s, 0, 10_000)
+        object.__setattr__(self, "seeds", seeds)
+        if not self.cells():
+            raise ConfigError(f"{o}: no cell is left: task(s) {list(self.tasks)} have none of strategies "
+                              f"{list(self.strategies)} x decodings {list(self.decodings)} (es-en: "
+                              f"{' | '.join(sweep_nmt.STRATEGIES)} x {' | '.join(sweep_nmt.DECODINGS)})")
+
+    def cells(self) -> list[tuple[str, str, str, str, int]]:
+        """Every (task, model, strategy, decoding, seed) in grid order; combinations a task does not have
+        (es-en: no seq_kd, self_distill or contrastive) are left out."""
+        return [(t, m, s, d, seed) for t in self.tasks for m in self.models for s in self.strategies
+                for seed in self.seeds for d in self.decodings
+                if t != sweep_nmt.TASK or (s in sweep_nmt.STRATEGIES and d in sweep_nmt.DECODINGS)]
+
+
+def _as_tuple(owner: str, name: str, value) -> tuple:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f"{owner}.{name} = {value!r} is not allowed: expected a non-empty list")
+    if any(v in value[:i] for i, v in enumerate(value)):  # not set(): a YAML entry may be an unhashable list
+        raise ConfigError(f"{owner}.{name} = {list(value)!r} is not allowed: expected no repeated entries")
+    return tuple(value)
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read a sweep spec from a .yaml/.yml/.json file (safe parsers only); errors name the file."""
+
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"sweep spec {str(path)!r} is a folder: expected a .yaml, .yml or .json file")
+    if not path.is_file():
+        raise FileNotFoundError(f"sweep spec {str(path)!r} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"sweep spec {str(path)!r} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        mark = getattr(exc, "problem_mark", None)  # YAML errors draw a caret over several lines: keep one
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        detail = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"sweep spec {str(path)!r} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
+                          f"{detail}{where}") from None
+    if data is None:
+        keys = ", ".join(f.name for f in dataclasses.fields(SweepSpec))
+        raise ConfigError(f"sweep spec {str(path)!r} is empty: expected a mapping with some of the keys {keys}")
+    if not isinstance(data, dict):
+        raise ConfigError(f"sweep spec {str(path)!r} must hold a mapping, got {type(data).__name__}")
+    return SweepSpec.from_dict(data)
+
+
+def cell_path(spec: SweepSpec, key: dict) -> Path:
+    """Where a measured cell is cached: data/sweeps/<name>/<hash>.json."""
+    return paths.data_dir() / "sweeps" / spec.name / f"{config_hash(key)}.json"
+
+
+def run_sweep(spec: SweepSpec, device=None, progress: bool = True, write: bool = True) -> pd.DataFrame:
+    """Measure every cell (from its cache file when done before) and return the tidy table; with write=True
+    also save it under reports/sweeps/. Columns: task, model, strategy, decoding, seed, bucket, bucket_lo,
+    bucket_hi, beyond_training, metric, value, count."""
+    device = get_device(device) if not hasattr(device, "type") else device
+    cells = spec.cells()
+    frames, done = [], 0
+    bar = tqdm(cells, desc=f"sweep {spec.name}", unit="cell", disable=not progress)
+    for task, kind, strategy, decoding, seed in bar:
+        key = cell_key(spec, task, kind, strategy, decoding, seed)
+        path = cell_path(spec, key)
+        if path.exists():
+            done += 1
+        else:
+            with file_lock(path, f"measuring cell {task}/{kind}/{strategy}/{decoding}/{seed}"):
+                if not path.exists():  # another process running the same sweep may have measured it meanwhile
+                    rows = measure_cell(spec, task, kind, strategy, decoding, seed, device)
+                    atomic_write_json(path, {"key": key, "rows": rows.to_dict("records")})
+        # Always read the cell back from its file: a fresh and a resumed sweep then build identical tables.
+        rows = pd.DataFrame(json.loads(path.read_text())["rows"])
+        bar.set_postfix_str(f"{done} from cache")
+        frames.append(rows.assign(task=task, model=kind, strategy=strategy, decoding=decoding, seed=seed))
+    table = pd.concat(frames, ignore_index=True)
+    table = table[KEY_COLUMNS + ROW_COLUMNS]
+    if write:
+        write_table(spec, table)
+    return table
+
+
+def cell_key(spec: SweepSpec, task: str, kind: str, strategy: str, decoding: str, seed: int) -> dict:
+    """Everything that shapes a cell's rows: its model's full lineage, the decoding (and amateur), the version."""
+    if task == sweep_nmt.TASK:
+        return {"version": SWEEP_VERSION, **sweep_nmt.cell_key(spec.profile, kind, strategy, decoding, seed)}
+    args = recipe(spec.profile, task, kind, strategy, seed)
+    config = decode_config(decoding, args["task_cfg"].test_max_len + 4)
+    key = {"version": SWEEP_VERSION, "model": recipe_key(args), "decoding": config.to_dict()}
+    if decoding == "contrastive":
+        key["amateur"] = recipe_key(amateur_recipe(spec.profile, task, seed))
+    return key
+
+
+def measure_cell(spec: SweepSpec, task: str, kind: str, strategy: str, decoding: str, seed: int,
+                 device) -> pd.DataFrame:
+    """Train (or load) the cell's model, measure one decoding, and add the training-cost row."""
+    if task == sweep_nmt.TASK:
+        return sweep_nmt.measure_cell(spec.profile, kind, strategy, decoding, seed, device)
+    args = recipe(spec.profile, task, kind, strategy, seed)
+    config = decode_config(decoding, args["task_cfg"].test_max_len + 4)
+    run, train_seconds = train_cell(args, device, progress=False)
+    helper = None
+    if config.method == "contrastive":
+        helper = train_cell(amateur_recipe(spec.profile, task, seed), device, progress=False)[0].model
+    rows = measure(run, config, helper)
+    lengths = [len(s) for s, _ in run.splits.test]
+    cost = row("all", min(lengths), max(lengths), False, "train_seconds", train_seconds, len(run.splits.train))
+    return pd.concat([rows, pd.DataFrame([cost])], ignore_index=True)
+
+
+def table_path(spec: SweepSpec) -> Path:
+    """Where a sweep's table is written: reports/sweeps/<name>.csv."""
+    return paths.reports_dir() / "sweeps" / f"{spec.name}.csv"
+
+
+def write_table(spec: SweepSpec, table: pd.DataFrame) -> Path:
+    """Save the table as reports/sweeps/<name>.csv (atomically; and .parquet when pyarrow is installed)."""
+    out = table_path(spec)
+    atomic_write_bytes(out, table.to_csv(index=False).encode())
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return out
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    atomic_write_bytes(out.with_suffix(".parquet"), buffer.getvalue())
+    return out
