@@ -10,13 +10,7 @@ from seqgap_lab.app.explore_serve import serve
 from seqgap_lab.app.report import run_report
 from seqgap_lab.bench.run import run_bench
 from seqgap_lab.core.cache import CacheError
-from seqgap_lab.core.config import (
-    MODELS,
-    TASKS,
-    ConfigError,
-    check_choice,
-    check_profile,
-)
+from seqgap_lab.core.config import MODELS, TASKS, ConfigError, check_choice, check_profile
 from seqgap_lab.data.speech import corpus as speech
 from seqgap_lab.data.speech.config import SpeechConfig
 from seqgap_lab.data.text import corpora
@@ -43,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--only", nargs="*", default=None, help="notebook numbers or stems, e.g. 01")
     b = sub.add_parser("bench", help="side-by-side benchmark on the current device")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    b.add_argument("--size", default="small", help="tiny | small | peer (peer = the NOTES.md baseline size)")
+    b.add_argument("--size", default="small", help="tiny | small | peer (peer = the size of the HF MarianMT baselines)")
     b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--device", default=None)
     w = sub.add_parser("sweep", help="run a declarative grid (YAML/JSON spec) into reports/sweeps/<name>.csv, resumable")

@@ -15,12 +15,7 @@ from nbconvert import HTMLExporter
 from tqdm.auto import tqdm
 
 # The index page lives in report_index.py; re-exported here, where callers and tests have always found it.
-from seqgap_lab.app.report_index import (  # noqa: F401
-    build_index,
-    flatten_summary,
-    git_revision,
-    merge_records,
-)
+from seqgap_lab.app.report_index import build_index, flatten_summary, git_revision, merge_records  # noqa: F401
 from seqgap_lab.core import paths
 from seqgap_lab.core.cache import atomic_write_json, atomic_write_text
 from seqgap_lab.core.config import ConfigError, check_profile
@@ -145,8 +140,6 @@ def _one_line(text: str) -> str:
 def run_report(profile: str | None = None, only: list[str] | str | None = None,
                parameters: Mapping[str, Any] | None = None) -> list[dict]:
     """Run the notebooks in order (profile: 'full' on a GPU, else 'default'), index them, return the records."""
-
-
     if profile is None:
         profile = "full" if torch.cuda.is_available() else "default"
     check_profile(profile)

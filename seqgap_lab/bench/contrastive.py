@@ -1,7 +1,7 @@
 """Cost of contrastive decoding: expert + amateur stepped together, over the expert's greedy search alone.
 
 Same batch, both forced to the full length (min_len = steps, so no row leaves early), timed interleaved in
-one process; the row is the median of the paired ratios (see bench.py for why ratios, not absolute times).
+one process; the row is the median of the paired ratios (see bench/run.py for why ratios, not absolute times).
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Both models have random weights (built from configs, never downloaded) and every
 `decode_steps` steps (<eos> is masked until then: min_len for us, min_new_tokens for HF), so both sides do
 the same work whatever the weights. A third variant runs our decoding on the same Marian through the adapter
 (seqgap_lab.bench.hf_adapter.HFSeq2Seq): it separates the cost of the search loop from the cost of the model.
-Timings are interleaved in one process and compared as medians of paired ratios (see bench.py).
+Timings are interleaved in one process and compared as medians of paired ratios (see bench/run.py).
 """
 from __future__ import annotations
 
@@ -17,12 +17,7 @@ import torch
 
 from seqgap_lab.bench.hf_adapter import HFSeq2Seq, build_marian
 from seqgap_lab.core.config import ModelConfig, check_choice, check_int
-from seqgap_lab.core.runtime import (
-    autocast,
-    device_description,
-    get_device,
-    seed_everything,
-)
+from seqgap_lab.core.runtime import autocast, device_description, get_device, seed_everything
 from seqgap_lab.core.timing import bench_row, timed
 from seqgap_lab.decoding.beam import beam_search
 from seqgap_lab.decoding.search import greedy
@@ -101,7 +96,7 @@ def _timed(fns: dict, size: dict, repeats: int, device: torch.device) -> dict[st
 
 
 def hf_rows(device: torch.device | str, repeats: int, size: str = "peer", adapter: bool = True) -> list[dict]:
-    """Rows in bench.py's format: greedy and beam-5 sentences/s of ours, HF generate (and, with adapter=True,
+    """Rows in bench/run.py's format: greedy and beam-5 sentences/s of ours, HF generate (and, with adapter=True,
     our decoding on the HF model), plus speed-ups ours/HF as medians of paired (interleaved) time ratios.
     Without transformers: one note row saying so."""
     check_choice("hf_rows", "size", size, tuple(SIZES))

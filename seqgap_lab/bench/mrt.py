@@ -1,6 +1,6 @@
 """Benchmark rows for minimum risk training: the step time of MRT (sampling n candidates per source with the
 incremental state, then one teacher-forced pass with gradient over every candidate) over a teacher-forcing
-step on the same batch, interleaved in one process (median of paired ratios, as in bench.py)."""
+step on the same batch, interleaved in one process (median of paired ratios, as in bench/run.py)."""
 from __future__ import annotations
 
 import torch

@@ -15,13 +15,7 @@ from seqgap_lab.bench.contrastive import contrastive_rows
 from seqgap_lab.bench.hf import hf_rows
 from seqgap_lab.bench.mrt import mrt_rows
 from seqgap_lab.core.config import ModelConfig, check_choice, check_int
-from seqgap_lab.core.runtime import (
-    autocast,
-    device_description,
-    get_device,
-    peak_memory_mb,
-    seed_everything,
-)
+from seqgap_lab.core.runtime import autocast, device_description, get_device, peak_memory_mb, seed_everything
 from seqgap_lab.core.timing import bench_row, interleaved
 from seqgap_lab.decoding.search import greedy
 from seqgap_lab.models import build_model

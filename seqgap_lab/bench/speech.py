@@ -4,7 +4,7 @@ profile, to size the speech notebook's budgets. A script, not a test:
     python -m seqgap_lab.bench.speech --profile default --models ctc --steps 800 --threads 2 --out ctc.json
 
 Dev CER (greedy) is measured at every log point; its evaluation time is excluded from the training time.
-Wall time swings 2-4x on a shared machine (see NOTES.md), so the curve records steps, wall seconds and
+Wall time swings 2-4x on a shared machine (other jobs share its 2 cores), so the curve records steps, wall seconds and
 process CPU seconds: steps-to-CER does not depend on the load.
 """
 from __future__ import annotations

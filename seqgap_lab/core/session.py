@@ -1,23 +1,93 @@
-"""TODO docstring."""
+"""One notebook session: the device, the thread policy, the timer and summary.json, the same in every notebook.
+
+Every notebook starts with `session.start(STEM, profile)` and ends with `sess.write_summary({...})`, so the
+lines each notebook used to copy (device choice, thread count, timer, memory peaks, the summary file) live here
+once, with one thread rule for all of them (`cpu_threads`).
+"""
 from __future__ import annotations
 
 import math
 import numbers
 import re
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import torch
+
 from seqgap_lab.core import paths
 from seqgap_lab.core.cache import atomic_write_json
+from seqgap_lab.core.config import check_bool, check_profile
+from seqgap_lab.core.runtime import device_description, get_device, peak_memory_mb
 
 STEM_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
-def write_summary(stem: str, summary: Mapping[str, Any]) -> Path:
-    """Atomically write a notebook's headline numbers to reports/<stem>/summary.json."""
+def cpu_threads(profile: str, step_bound: bool = False) -> int | None:
+    """The intra-op thread count a notebook uses on the CPU, or None to keep torch's default (all cores).
+
+    One rule for every notebook: the smoke profile's models are tiny, and so are the ones of notebooks whose time
+    goes to step-by-step decoding of small models (`step_bound`: 06 and 07) in every profile but full; for them
+    extra threads only add synchronisation (measured on the shared 2-core machine: notebook 06 default took
+    8.6 min with 1 thread and 13.8 min with 2). Everything else keeps all cores.
+    """
+    profile = check_profile(profile)
+    check_bool("session", "step_bound", step_bound)
+    if profile == "smoke" or (step_bound and profile != "full"):
+        return 1
+    return None
+
+
+@dataclass
+class Session:
+    """What a running notebook knows about itself: stem, profile, device and when it started."""
+
+    stem: str
+    profile: str
+    device: torch.device
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def device_name(self) -> str:
+        """The device in words, e.g. 'cpu (1 threads)' or 'cuda (NVIDIA H200)'."""
+        return device_description(self.device)
+
+    def elapsed_s(self) -> float:
+        """Seconds since the session started, rounded to 0.1 s."""
+        return round(time.perf_counter() - self.started, 1)
+
+    def write_summary(self, summary: Mapping[str, Any]) -> Path:
+        """Write reports/<stem>/summary.json: the notebook's numbers plus profile, device, run time and peak memory."""
+        if not isinstance(summary, Mapping):
+            raise TypeError(f"summary must be a dict, got {type(summary).__name__}")
+        full = {"profile": self.profile, "device": self.device_name, **summary, "elapsed_s": self.elapsed_s(),
+                **peak_memory_mb(self.device)}
+        return write_summary(self.stem, full)
+
+
+def start(stem: str, profile: str, step_bound: bool = False, device: str | None = None) -> Session:
+    """Begin a notebook: check the stem and profile, pick the device, apply the thread rule, start the timer."""
+    check_stem(stem)
+    profile = check_profile(profile)
+    dev = get_device(device)
+    threads = cpu_threads(profile, step_bound)
+    if dev.type == "cpu" and threads is not None:
+        torch.set_num_threads(threads)
+    return Session(stem, profile, dev)
+
+
+def check_stem(stem: str) -> str:
+    """The stem, if it is a plain notebook stem; ValueError otherwise (it becomes a folder name)."""
     if not isinstance(stem, str) or not STEM_RE.match(stem):
         # Why: the stem becomes a folder name; a path separator would write outside reports/.
         raise ValueError(f"stem = {stem!r} is not a plain notebook stem such as '03_scheduled_sampling'")
+    return stem
+
+
+def write_summary(stem: str, summary: Mapping[str, Any]) -> Path:
+    """Atomically write a notebook's headline numbers to reports/<stem>/summary.json."""
+    check_stem(stem)
     if not isinstance(summary, Mapping):
         raise TypeError(f"summary must be a dict, got {type(summary).__name__}")
     clean = {str(key): jsonable(value, str(key)) for key, value in summary.items()}

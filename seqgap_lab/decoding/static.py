@@ -6,7 +6,8 @@ with a fixed-shape state (TransformerSeq2Seq.static_state). What differs, for fi
 sentences keep stepping with their results frozen instead of leaving the batch, and the host asks whether all
 are done only every `check_every` steps (a read-back stalls the GPU). Not here: logits processors and the
 coverage penalty; use the dynamic searches for those.
-Why: on a GPU these small models are launch-bound (NOTES.md; our beam-5 run: 37 ms of kernels in ~200 ms).
+Why: on a GPU these small models are launch-bound (our beam-5 run on an H200: 37 ms of kernels in ~200 ms; a
+greedy step replayed as a CUDA graph ran 64 sentences x 50 steps at 3,137 sent/s there vs 912 eagerly).
 """
 from __future__ import annotations
 

@@ -1,16 +1,29 @@
-"""TODO docstring."""
+"""What the lessons on synthetic tasks share (notebooks 03, 04, 05): length tables, their numbers, their pooling
+over seeds and the figure that draws every cell of a grid.
+
+Length tables are tidy frames with one row per (cell, position or source length): the per-position error of
+free-running and teacher-forced decoding, exact match by source length, and the training facts. Every row
+carries the column `baseline` (True on the study's reference cell, teacher forcing), so that summaries and
+figures find the reference by that column, never by matching label text.
+"""
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from seqgap_lab.core import seeds
 from seqgap_lab.probes import exposure as ex
 from seqgap_lab.zoo.synthetic import TrainedModel
 
 EXAMPLES = ("within training lengths", "longer than training")
+BASELINE = "baseline"  # the column marking the reference cell's rows
+T = TypeVar("T")
 
 
 @dataclass
@@ -65,3 +78,54 @@ def cell_numbers(tables: LengthTables, model: str, label: str, min_count: int = 
         n = rows["count"].sum()
         out[key] = float((rows["exact_match"] * rows["count"]).sum() / n) if n else float("nan")
     return {k: float(v) for k, v in out.items()}
+
+
+def baseline_labels(tables) -> list[str]:
+    """The labels of the reference cells (rows with baseline True), in table order."""
+    bl = tables.by_length
+    if BASELINE not in bl:
+        return []
+    return list(bl.loc[bl[BASELINE].astype(bool), "label"].drop_duplicates())
+
+
+def pool_tables(tables: T, keys: dict[str, list[str]], weights: dict[str, str | None] | None = None) -> T:
+    """Tables stacked over seeds (see seeds.run_seeds) averaged within each group of `keys[attribute]`, one
+    frame attribute at a time (count-weighted unless `weights` says otherwise); the baseline column is kept."""
+    weights = weights or {}
+    return dataclasses.replace(tables, **{
+        name: seeds.pool_frame(getattr(tables, name), [*cols, BASELINE], weight=weights.get(name, "count"))
+        for name, cols in keys.items()})
+
+
+def run_seeded(run_one: Callable[[int], T], seed_list, pool: Callable[[T], T]) -> tuple[T, dict[int, T]]:
+    """run_one(seed) once per seed: (the tables pooled over seeds, {seed: that seed's tables})."""
+    stacked, per_seed = seeds.run_seeds(run_one, list(seed_list))
+    return pool(stacked), per_seed
+
+
+def length_grid(tables, title: str = "Every trained p_use_gt / schedule") -> plt.Figure:
+    """Every cell of a grid at once, for reports: free-running error by position (top) and exact match by
+    source length (bottom), one column per model; the baseline cell in black."""
+    models = list(tables.by_length["model"].drop_duplicates())
+    labels = list(tables.by_length["label"].drop_duplicates())
+    reference = set(baseline_labels(tables))
+    fig, axes = plt.subplots(2, len(models), figsize=(5 * len(models), 6.5), squeeze=False)
+    cmap = plt.get_cmap("viridis", max(2, len(labels)))
+    pp = tables.per_position[tables.per_position["mode"] == "free-running"]
+    for col, model in enumerate(models):
+        for i, label in enumerate(labels):
+            style = dict(color="black" if label in reference else cmap(i), marker="o", ms=2, label=label)
+            part = pp[(pp["model"] == model) & (pp["label"] == label)]
+            # Both example groups on one line: the per-position rate over all test examples.
+            merged = part.assign(w=part["error_rate"] * part["count"]).groupby("position")[["w", "count"]].sum()
+            axes[0][col].plot(merged.index, merged["w"] / merged["count"], **style)
+            bl = tables.by_length[(tables.by_length["model"] == model) & (tables.by_length["label"] == label)]
+            axes[1][col].plot(bl["src_length"], bl["exact_match"], **style)
+        axes[0][col].axvline(tables.train_positions + 0.5, color="grey", ls="--", lw=1)
+        axes[1][col].axvline(tables.train_positions - 0.5, color="grey", ls="--", lw=1)
+        axes[0][col].set(title=f"{model}: free-running error", xlabel="target position", ylabel="token error rate")
+        axes[1][col].set(title=f"{model}: exact match", xlabel="source length", ylabel="exact match")
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle(f"{title} (dashed: end of training lengths)")
+    fig.tight_layout()
+    return fig

@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""What the LM generation lessons share (notebooks 07 and 10): decodings, LM pairs, generation rows.
+
+The compared decodings, the expert/amateur LM pair and its prompts, per-generation rows and their metrics, their cache
+in data/generations/, and the paired comparison over prompts.
+"""
 from __future__ import annotations
 
 import hashlib

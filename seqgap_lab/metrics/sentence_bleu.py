@@ -44,13 +44,7 @@ from typing import Sequence
 import numpy as np
 
 # tokenize_13a and clear_cache are part of this module's interface (re-exported).
-from seqgap_lab.metrics.tokenize_13a import (
-    _starts,
-    _tokenize_flat,
-    clear_cache,
-    tokenize_13a,
-    trim_memo,
-)
+from seqgap_lab.metrics.tokenize_13a import _starts, _tokenize_flat, clear_cache, tokenize_13a, trim_memo
 
 __all__ = ["MAX_ORDER", "clear_cache", "sentence_bleu_batch", "sentence_bleu_ids", "sentence_bleu_multi",
            "tokenize_13a"]

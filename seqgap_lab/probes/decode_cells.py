@@ -1,4 +1,9 @@
-"""TODO docstring."""
+"""Cached decoding cells: a model decoded under one DecodeSetting, stored in data/decodes/.
+
+A cell is greedy, or beam with a length penalty, alpha and beta, over fixed sources; it is keyed by the model's weights,
+the sources and the setting. Also the grids per profile. Notebook 06's study and the es-en sweep cells decode through
+it.
+"""
 from __future__ import annotations
 
 import hashlib

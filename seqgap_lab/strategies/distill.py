@@ -3,7 +3,7 @@ sequence-level KD (the teacher's own outputs as training targets).
 
 Word-level KD: KL(teacher_T || student_T) per target token at temperature T, scaled by T^2 so that its
 gradient keeps the scale of the NLL as T changes (Hinton et al. 2015). Trained on the teacher's own
-generated sequences (see `teacher_targets`) it is the self-distillation of ../shared/SCOPE.md.
+generated sequences (see `teacher_targets`) it is the self-distillation of docs/scope.md.
 Sequence-level KD is plain teacher forcing on those sequences: no extra strategy, only other data.
 Self-distillation: the teacher is a trained model of the student's own architecture.
 """
@@ -40,7 +40,7 @@ class WordKD:
     def __init__(self, teacher: Seq2SeqModel | None = None, temperature: float = 1.0, kd_weight: float = 1.0,
                  label_smoothing: float = 0.0):
         if teacher is None:
-            raise ConfigError("word_kd needs teacher= a trained model (experiments.trained_model(..., teacher=...) "
+            raise ConfigError("word_kd needs teacher= a trained model (zoo.synthetic.trained_model(..., teacher=...) "
                               "passes it)")
         check_float("word_kd", "temperature", temperature, 0.0, 100.0, lo_open=True)
         check_float("word_kd", "kd_weight", kd_weight, 0.0, 1.0)

@@ -1,7 +1,7 @@
 """Minimum risk training (Shen et al. 2016): the expected risk of sampled hypotheses under the model's
 renormalised, sharpened distribution Q(y|x) proportional to P(y|x)^alpha over a candidate set S(x).
 
-Used as fine-tuning from a teacher-forced checkpoint (see experiments.trained_model(init=...)): from a
+Used as fine-tuning from a teacher-forced checkpoint (see zoo/synthetic.py trained_model(init=...)): from a
 random model every sample is bad, so every candidate has the same risk and nothing is learned.
 """
 from __future__ import annotations

@@ -15,7 +15,7 @@ from seqgap_lab.core.config import ConfigError, check_choice, check_float, check
 
 Schedule = Callable[[int], float]
 
-# Default: teacher forcing for 1,000 steps (SCOPE.md), then inverse sigmoid with k=500. With k=500,
+# Default: teacher forcing for 1,000 steps (docs/scope.md), then inverse sigmoid with k=500. With k=500,
 # p_use_gt(s) = 500 / (500 + exp(s / 500)) is 0.998 at s=0, 0.9 at s~2,000, 0.5 at s~3,100 and 0.1 at
 # s~4,200 steps after the warmup: a gradual decay over a few thousand steps.
 DEFAULT_WARMUP_STEPS = 1000

@@ -1,1 +1,1 @@
-"""sweeps: TODO docstring."""
+"""Declarative sweeps over task, model, training strategy, decoding and seed (notebooks 08 and 09)."""

@@ -1,14 +1,14 @@
 """What one sweep cell is: the trained model of a (task, model, training strategy, seed) and its measurement
 under one decoding, as tidy rows by source-length bucket.
 
-Training strategies reuse the studies' recipes so that a sweep and notebooks 03-05 share cached models:
-  tf            notebook 01's teacher-forced model (synthetic.configs)
-  ss            scheduled sampling with the profile's inverse-sigmoid schedule (scheduled_sampling.schedule_args)
-  mrt           MRT fine-tuning of the tf model, alpha 5e-3 and the profile's largest n (mrt_study)
+Training strategies reuse the studies' recipes (zoo/) so that a sweep and notebooks 03-05 share cached models:
+  tf            notebook 01's teacher-forced model (zoo/synthetic.py configs)
+  ss            scheduled sampling with the profile's inverse-sigmoid schedule (zoo/scheduled_sampling.py)
+  mrt           MRT fine-tuning of the tf model, alpha 5e-3 and the profile's largest n (zoo/mrt.py)
   seq_kd        sequence-level KD: the same architecture trained on the tf model's beam-5 outputs
   self_distill  word-level KD (T = 1) from the tf model into the same architecture
 Decodings: greedy; beam (size 5, GNMT length penalty alpha 0.7); contrastive (Li et al. 2022 form, greedy,
-amateur = the profile's small teacher-forced model of the same task and seed, see distillation.SIZES).
+amateur = the profile's small teacher-forced model of the same task and seed, see zoo/distillation.py SIZES).
 """
 from __future__ import annotations
 

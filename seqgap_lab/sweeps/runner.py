@@ -5,7 +5,7 @@ A spec is a YAML or JSON mapping (parsed with yaml.safe_load / json), e.g.
 
     name: lengths            # names the output files reports/sweeps/<name>.csv (and .parquet with pyarrow)
     profile: default         # sizes and steps of every model (smoke | default | full)
-    tasks: [reverse]         # a synthetic task (copy | reverse | sort | addition) or es-en (sweep_nmt.py)
+    tasks: [reverse]         # a synthetic task (copy | reverse | sort | addition) or es-en (sweeps/nmt.py)
     models: [gru, transformer]
     strategies: [tf, ss, mrt, seq_kd, self_distill]
     decodings: [greedy, beam]
@@ -17,7 +17,8 @@ once the cell is done. A sweep killed at any point restarts where it stopped: fi
 the interrupted one is redone, and the table is assembled in grid order, so it equals an uninterrupted run
 (apart from the timing rows of cells that an uninterrupted run would have timed anew). Two processes running
 the same sweep measure each cell once: a file lock per cell (cache.file_lock), as for every cached model.
-(Sweeps live here rather than in experiments.py: one concept per file, and they import the study recipes.)
+(Sweeps live here rather than in training/runs.py: one concept per file, and they import the studies'
+recipes from zoo/.)
 """
 from __future__ import annotations
 
@@ -32,21 +33,8 @@ import yaml
 from tqdm.auto import tqdm
 
 from seqgap_lab.core import paths
-from seqgap_lab.core.cache import (
-    atomic_write_bytes,
-    atomic_write_json,
-    config_hash,
-    file_lock,
-)
-from seqgap_lab.core.config import (
-    MODELS,
-    TASKS,
-    ConfigError,
-    _Config,
-    check_choice,
-    check_int,
-    check_profile,
-)
+from seqgap_lab.core.cache import atomic_write_bytes, atomic_write_json, config_hash, file_lock
+from seqgap_lab.core.config import MODELS, TASKS, ConfigError, _Config, check_choice, check_int, check_profile
 from seqgap_lab.core.runtime import get_device
 from seqgap_lab.sweeps import nmt as sweep_nmt
 from seqgap_lab.sweeps.cells import (

@@ -1,1 +1,1 @@
-"""training: TODO docstring."""
+"""Training: one loop for every model and strategy, cached runs, speech training, step costs."""

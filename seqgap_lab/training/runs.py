@@ -10,12 +10,7 @@ import pandas as pd
 import torch
 
 from seqgap_lab.core import paths
-from seqgap_lab.core.cache import (
-    config_hash,
-    file_lock,
-    load_checkpoint,
-    save_checkpoint,
-)
+from seqgap_lab.core.cache import config_hash, file_lock, load_checkpoint, save_checkpoint
 from seqgap_lab.core.config import ModelConfig, TaskConfig, TrainConfig
 from seqgap_lab.models import Seq2SeqModel
 from seqgap_lab.strategies import Strategy

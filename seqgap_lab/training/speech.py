@@ -1,6 +1,6 @@
 """Train the three speech models (CTC, attention encoder-decoder, transducer) and cache them by config.
 
-The loop follows train.py (AdamW, linear warmup + cosine via `lr_factor`, clipping, seeded batches, tqdm,
+The loop follows training/loop.py (AdamW, linear warmup + cosine via `lr_factor`, clipping, seeded batches, tqdm,
 a history row per log point) but feeds SpeechBatches. CTC and transducer models compute their own loss
 (`model.loss(batch, step)`); the attention model is trained by a project strategy by name
 (TrainConfig.strategy: teacher_forcing | scheduled_sampling, with strategy_args), exactly as text models.
@@ -18,12 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from seqgap_lab.core import paths
-from seqgap_lab.core.cache import (
-    config_hash,
-    file_lock,
-    load_checkpoint,
-    save_checkpoint,
-)
+from seqgap_lab.core.cache import config_hash, file_lock, load_checkpoint, save_checkpoint
 from seqgap_lab.core.config import ConfigError, TrainConfig
 from seqgap_lab.core.runtime import autocast, seed_everything
 from seqgap_lab.data.speech.batching import SpeechPair, infinite_speech_batches

@@ -1,1 +1,1 @@
-"""views: TODO docstring."""
+"""What the lessons draw with: plot helpers and figure files (plots.py) and the explorer kit (explorer.py)."""

@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""The distillation recipes of notebook 05 (reused by the sweeps): teacher, student recipes, sizes.
+
+The teacher is notebook 01's reverse Transformer; a recipe names its strategy and how the teacher decodes the students'
+training targets.
+"""
 from __future__ import annotations
 
 import dataclasses

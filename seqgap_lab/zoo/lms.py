@@ -251,7 +251,7 @@ def run_key(data: LMData, corpus: str, role: str, profile: str, seed: int = 0) -
 
 def trained_lm(corpus: str, role: str, profile: str = "default", seed: int = 0, device=None,
                progress: bool = True, retrain: bool = False) -> LMRun:
-    """Load the cached LM of (corpus, role, profile, seed), or train and cache it (see experiments.cached_train)."""
+    """Load the cached LM of (corpus, role, profile, seed), or train and cache it (see training/runs.py)."""
     _check(corpus, role)
     data = load_data(corpus, profile)
     vocab = tokenizer(corpus, profile, data, progress)

@@ -1,13 +1,13 @@
 """Self-distilled language models (notebook 10): word-level KD from the trained expert LM on its own samples.
 
-SCOPE's self-distillation for LMs: the student has the expert's architecture; the teacher is the trained
-expert of the same (corpus, profile, seed) (lm.trained_lm), frozen. Training data = the teacher's own
+docs/scope.md's self-distillation for LMs: the student has the expert's architecture; the teacher is the trained
+expert of the same (corpus, profile, seed) (zoo/lms.py trained_lm), frozen. Training data = the teacher's own
 generated sequences: prompts are the first `prompt_tokens` ids of seeded training windows, continued by the
 teacher with top-p 0.9 sampling (seeded, batched) up to the LM window; each training example is the whole
 sequence prompt + sample as one window (prompt=[]), exactly as the expert reads its windows. The loss is the
 existing `word_kd` strategy (KL(teacher || student) per token at T = 1, kd_weight 1): the decoder-only LM's
 forward takes (src, tgt_in, src_mask) like every seq2seq model, so no adapter is needed. Same number of
-steps, batch size and optimiser settings as the expert (lm.configs); dev loss on the real dev windows.
+steps, batch size and optimiser settings as the expert (zoo/lms.py configs); dev loss on the real dev windows.
 
 Cost: teacher sampling is ~17 s per 512 sequences on one CPU thread, so the default profile samples
 steps x batch_size / 2 = 3600 sequences (each seen twice in training) instead of 7200. Measured once (default,

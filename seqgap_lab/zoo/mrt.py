@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""The MRT fine-tuning recipe on the synthetic task (notebook 04, reused by the sweeps).
+
+The budget and the (alpha, n) grid per profile, and the fine-tuning TrainConfig.
+"""
 from __future__ import annotations
 
 import dataclasses

@@ -1,11 +1,11 @@
-"""TODO docstring."""
+"""The scheduled-sampling recipe on the synthetic task (notebook 03, reused by the sweeps).
+
+The constant p_use_gt grid and the decaying schedules per profile.
+"""
 from __future__ import annotations
 
 from seqgap_lab.core.config import check_profile
-from seqgap_lab.strategies.schedules import (
-    DEFAULT_INVERSE_SIGMOID_K,
-    DEFAULT_WARMUP_STEPS,
-)
+from seqgap_lab.strategies.schedules import DEFAULT_INVERSE_SIGMOID_K, DEFAULT_WARMUP_STEPS
 from seqgap_lab.zoo import synthetic
 
 # Per profile: the constant p_use_gt grid (1.0 = teacher forcing) and the decaying schedules' shape.

@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""Models on the synthetic tasks, trained through the cache: notebook 01's configs and trained_model.
+
+`trained_model` can fine-tune from a parent, learn from a teacher or from its outputs, and keeps that lineage in the
+cache key.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,14 +12,7 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from seqgap_lab.core.config import (
-    ConfigError,
-    DecodeConfig,
-    ModelConfig,
-    TaskConfig,
-    TrainConfig,
-    check_profile,
-)
+from seqgap_lab.core.config import ConfigError, DecodeConfig, ModelConfig, TaskConfig, TrainConfig, check_profile
 from seqgap_lab.core.runtime import get_device, seed_everything
 from seqgap_lab.data.synthetic.tasks import Splits, Task, make_task
 from seqgap_lab.models import Seq2SeqModel, build_model

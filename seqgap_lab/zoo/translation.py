@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Translation models on the es->en Bible corpus (notebook 02; reused by notebooks 04, 06, 08, 10).
+
+The data and subword vocabulary per profile, cached Transformer and GRU training, and greedy translation.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -9,13 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seqgap_lab.core.config import (
-    DecodeConfig,
-    ModelConfig,
-    SubwordConfig,
-    TrainConfig,
-    check_profile,
-)
+from seqgap_lab.core.config import DecodeConfig, ModelConfig, SubwordConfig, TrainConfig, check_profile
 from seqgap_lab.core.runtime import get_device, seed_everything
 from seqgap_lab.data.text import corpora
 from seqgap_lab.data.text.subword import SubwordVocab, train_subword

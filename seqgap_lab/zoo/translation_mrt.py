@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Fine-tuning of notebook 02's translation model: MRT (1 - sentence-BLEU) or TF continued.
+
+Both run for the same steps (notebook 04); the es-en sweep cells and notebook 10's hallucination study reuse them.
+"""
 from __future__ import annotations
 
 import dataclasses

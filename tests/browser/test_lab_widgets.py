@@ -124,7 +124,7 @@ def notebook_parameters(lab, stem: str) -> dict:
     nb = nbformat.read(lab.root_dir / f"{stem}.ipynb", as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     values: dict = {}
-    exec(compile(cell.source, f"{stem}:parameters", "exec"), {}, values)  # literals only (DESIGN.md)
+    exec(compile(cell.source, f"{stem}:parameters", "exec"), {}, values)  # literals only (docs/design.md)
     return values
 
 

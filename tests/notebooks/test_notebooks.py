@@ -282,7 +282,7 @@ def _check_11(summary: dict) -> None:
 CHECKS["11_speech_ctc_vs_transducer"] = _check_11
 
 
-def _speech_available() -> None:
+def speech_available() -> None:
     """Skip, saying why, on a machine without espeak-ng (the corpus is synthesized with it)."""
     from seqgap_lab.data.speech.synth import check_espeak
     try:
@@ -301,4 +301,4 @@ def _skip_speech_without_espeak(request):
     callspec = getattr(request.node, "callspec", None)
     path = callspec.params.get("path") if callspec else None
     if path is not None and path.stem in NEEDS_ESPEAK:
-        _speech_available()
+        speech_available()

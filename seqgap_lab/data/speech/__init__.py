@@ -1,1 +1,1 @@
-"""data.speech: TODO docstring."""
+"""The synthesized speech corpus of notebook 11: config, synthesis, features, transcripts, batches."""

@@ -5,13 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from seqgap_lab.core.config import ConfigError, check_float, check_int, check_profile
-from seqgap_lab.data.speech.synth import (
-    NOISE_KINDS,
-    PITCH_RANGE,
-    SNR_RANGE,
-    SPEED_RANGE,
-    VOICES,
-)
+from seqgap_lab.data.speech.synth import NOISE_KINDS, PITCH_RANGE, SNR_RANGE, SPEED_RANGE, VOICES
 
 # Utterances per profile: smoke builds in seconds, default in about a minute on 2 cores.
 PROFILE_UTTERANCES = {"smoke": 40, "default": 2400, "full": 20000}

@@ -23,30 +23,11 @@ import torch
 from tqdm.auto import tqdm
 
 from seqgap_lab.core import paths
-from seqgap_lab.core.cache import (
-    CacheError,
-    atomic_write_bytes,
-    atomic_write_json,
-    config_hash,
-    file_lock,
-)
+from seqgap_lab.core.cache import CacheError, atomic_write_bytes, atomic_write_json, config_hash, file_lock
 from seqgap_lab.data.speech.config import SPEECH_SPLITS, SpeechConfig
 from seqgap_lab.data.speech.features import FeatureConfig, log_mel
-from seqgap_lab.data.speech.synth import (
-    SAMPLE_RATE,
-    add_noise,
-    check_espeak,
-    resample,
-    synthesize,
-)
-from seqgap_lab.data.speech.text import (
-    BUCKETS,
-    TRAIN_BUCKETS,
-    char_vocab,
-    digit_phrase,
-    prose_phrase,
-    text_words,
-)
+from seqgap_lab.data.speech.synth import SAMPLE_RATE, add_noise, check_espeak, resample, synthesize
+from seqgap_lab.data.speech.text import BUCKETS, TRAIN_BUCKETS, char_vocab, digit_phrase, prose_phrase, text_words
 from seqgap_lab.data.text import corpora
 from seqgap_lab.data.vocab import Vocab
 

@@ -1,1 +1,1 @@
-"""data.text: TODO docstring."""
+"""Real text corpora (Bible verses, WEB prose, stdlib code, your own files) and subword vocabularies."""

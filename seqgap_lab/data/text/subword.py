@@ -1,6 +1,6 @@
 """Joint subword vocabulary (sentencepiece BPE or unigram) with the package's special ids, cached by config and text.
 
-Ids 0-3 are <pad>, <bos>, <eos>, <unk>, so PAD/BOS/EOS line up with `data.tokenize` and the models.
+Ids 0-3 are <pad>, <bos>, <eos>, <unk>, so PAD/BOS/EOS line up with `data.vocab` and the models.
 
 Round trip: sentencepiece normalises text with its `nmt_nfkc` rule (Unicode NFKC, tabs and newlines
 to spaces, runs of spaces collapsed, leading and trailing whitespace removed). So
@@ -33,13 +33,7 @@ import sentencepiece as spm
 from tqdm.auto import tqdm
 
 from seqgap_lab.core import paths
-from seqgap_lab.core.cache import (
-    CacheError,
-    atomic_write_bytes,
-    atomic_write_json,
-    config_hash,
-    file_lock,
-)
+from seqgap_lab.core.cache import CacheError, atomic_write_bytes, atomic_write_json, config_hash, file_lock
 from seqgap_lab.core.config import ConfigError, SubwordConfig
 from seqgap_lab.data.vocab import BOS, EOS, PAD, SPECIALS
 
@@ -49,7 +43,7 @@ UNK_PIECE = "<unk>"
 # Fixed for every model and part of the cache key, so changing one retrains rather than reuses.
 _TRAINER_SETTINGS: dict[str, Any] = {
     "pad_id": PAD, "bos_id": BOS, "eos_id": EOS, "unk_id": UNK,
-    # Same spellings as data.tokenize.SPECIALS, so both vocabularies print specials alike.
+    # Same spellings as data.vocab.SPECIALS, so both vocabularies print specials alike.
     "pad_piece": SPECIALS[PAD], "bos_piece": SPECIALS[BOS], "eos_piece": SPECIALS[EOS], "unk_piece": UNK_PIECE,
     # Unigram EM splits its sums across threads: 1 and 2 threads give different (each reproducible)
     # models, so the count is a constant, never the machine's core count. BPE does not depend on it.

@@ -1,1 +1,1 @@
-"""lessons.applications: TODO docstring."""
+"""Notebook 10 (applications): code completion, long-form prose and hallucination under domain shift."""

@@ -1,6 +1,6 @@
 """Code generation (notebook 10): complete standard-library functions from their signature and docstring with the
 code LM, and measure how often prompt + completion still parses as the completion grows, per decoding and
-training strategy (teacher-forced expert vs self-distilled student; app_runs has the grid).
+training strategy (teacher-forced expert vs self-distilled student; runs.py has the grid).
 
 Prompt extraction rule (split_function): a function of the code corpus's TEST split (never trained on) that
 parses on its own, whose first statement is a string literal (the docstring) starting on a line of its own

@@ -1,4 +1,4 @@
-"""Plots of notebook 10's LM studies (app_code, app_longform): a tidy DataFrame in, a Figure out, no computation
+"""Plots of notebook 10's LM studies (code.py, longform.py): a tidy DataFrame in, a Figure out, no computation
 beyond selecting rows for display."""
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def rep_by_budget(metrics: pd.DataFrame, metric: str = "rep_4") -> plt.Figure:
 
 
 def drift_curve(curve: pd.DataFrame, window_words: int | None = None) -> plt.Figure:
-    """Topic similarity to the prompt per window index at one budget (app_longform.curve_table)."""
+    """Topic similarity to the prompt per window index at one budget (longform.curve_table)."""
     data, max_len = curve, int(curve["max_len"].max())
     fig, ax = plt.subplots(figsize=(6.8, 3.4))
     sns.lineplot(data=data[data["strategy"] != REFERENCE], x="window", y="similarity", hue="decoding",
@@ -56,7 +56,7 @@ def drift_curve(curve: pd.DataFrame, window_words: int | None = None) -> plt.Fig
 
 
 def longform_panels(metrics: pd.DataFrame, curve: pd.DataFrame, window_words: int | None = None) -> list[plt.Figure]:
-    """The long-form study's two figures: the drift curve (app_longform.curve_table) and rep-4 vs budget."""
+    """The long-form study's two figures: the drift curve (longform.curve_table) and rep-4 vs budget."""
     return [drift_curve(curve, window_words=window_words), rep_by_budget(metrics, "rep_4")]
 
 

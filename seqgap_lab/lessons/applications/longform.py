@@ -1,6 +1,6 @@
 """Long-form text (notebook 10): continue held-out WEB passages with the prose LM and measure repetition (rep-2,
 rep-4), diversity and drift from the prompt's topic as the generation grows, per decoding and training strategy
-(teacher-forced expert vs self-distilled student; app_runs has the grid).
+(teacher-forced expert vs self-distilled student; runs.py has the grid).
 
 Prompts: passages of the prose TEST split (never trained on): the first PROMPT_WORDS words; the reference is
 the rest of the passage (cut at each budget, in LM tokens, like the generations). Kept when the prompt's

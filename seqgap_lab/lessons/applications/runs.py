@@ -1,15 +1,15 @@
 """The decoding grid shared by notebook 10's LM studies: training strategy x decoding x budget on fixed prompts.
 
-Strategies: "TF" = the teacher-forced expert LM (lm.trained_lm), "self-distilled" = lm_distill's student of the
+Strategies: "TF" = the teacher-forced expert LM (zoo/lms.py), "self-distilled" = zoo/lms_distilled.py's student of the
 same architecture. Decodings: greedy, beam-5, top-p 0.9 (several seeds) and contrastive li2022 against the
-corpus's amateur, with the knobs of notebook 07 (contrastive_study.DECODINGS). Budgets = max_len in LM tokens.
+corpus's amateur, with the knobs of notebook 07 (generation.DECODINGS). Budgets = max_len in LM tokens.
 
 Greedy, top-p sampling and contrastive greedy search are prefix-consistent: step t depends only on the prompt
 and the first t-1 tokens (and for sampling on the seeded generator, drawn once per step for the batch; the
 sampler decodes all prompts in one batch for that), never on max_len, so the run at a shorter budget is the
 run at the longest budget cut there (a test checks this). They are decoded once at the longest budget and
 cut; beam search is not (its best hypothesis depends on max_len) and is decoded at every budget.
-Rows are contrastive_study.generation_rows with the strategy added; expert_nll is always scored by the TF
+Rows are generation.generation_rows with the strategy added; expert_nll is always scored by the TF
 expert (one yardstick for both strategies). "reference" rows are the human continuation cut at the same
 budget (strategy and decoding both "reference").
 """
@@ -124,7 +124,7 @@ def decode_grid(pair: generation.LMPair, models: dict, budgets: list[int], seeds
 
 
 def metrics_table(generations: pd.DataFrame) -> pd.DataFrame:
-    """Tidy metrics, one row per (strategy, decoding, seed, max_len, metric), via contrastive_study.group_metrics."""
+    """Tidy metrics, one row per (strategy, decoding, seed, max_len, metric), via generation.group_metrics."""
     out = []
     refs_at = {L: g.sort_values("prompt_index") for L, g in
                generations[generations["decoding"] == REFERENCE].groupby("max_len")}
@@ -191,7 +191,7 @@ def listing(cells: dict, key: str) -> str:
 
 
 def compare(effect: dict, min_delta: float = 0.01) -> str:
-    """'lower' / 'higher' only past two standard errors over prompts (contrastive_study's rule)."""
+    """'lower' / 'higher' only past two standard errors over prompts (generation.compare, notebook 07's rule)."""
     return generation.compare(effect["diff"], effect["se"], min_delta)
 
 

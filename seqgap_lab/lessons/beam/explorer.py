@@ -13,6 +13,7 @@ import numpy as np
 from seqgap_lab.core.config import ConfigError, DecodeSetting, beam_setting
 from seqgap_lab.lessons.beam.figures import setting_curve
 from seqgap_lab.lessons.beam.summary import KINDS, grid_values
+from seqgap_lab.views.explorer import css_hooks, show_figure, slider_options, value_slider
 
 if TYPE_CHECKING:  # the table type only: an explorer never trains or decodes
     from seqgap_lab.lessons.beam.study import BeamTables
@@ -94,10 +95,6 @@ def draw_setting(tables: BeamTables, s: DecodeSetting) -> plt.Figure:
     return fig
 
 
-def _options(values: tuple) -> list:
-    return [(f"{v:g}", v) for v in values]
-
-
 class _Explorer:
     """The explorer's controls and callbacks; beam_explorer returns its VBox."""
 
@@ -105,18 +102,15 @@ class _Explorer:
         self.tables, self.values = tables, grid_values(tables)
         penalty, alpha, beta, beam_size = start
         self.dropdown = W.Dropdown(options=list(KINDS), value=penalty, description="penalty")
-        self.sliders = {name: W.SelectionSlider(options=_options(opts), value=val, description=name,
-                                                continuous_update=False)
+        self.sliders = {name: value_slider(name, opts, val)
                         for name, opts, val in (("alpha", self.values["alphas"][penalty], alpha),
                                                 ("beta", self.values["betas"][penalty], beta),
                                                 ("beam_size", self.values["beams"], beam_size))}
         self.numbers, self.examples, self.output = W.HTML(), W.HTML(), W.Output()
         self.box = W.VBox([W.HBox([self.dropdown, *self.sliders.values()]), self.numbers, self.output, self.examples])
-        # CSS classes so a browser test (tests/browser) can find the parts.
-        for part, name in ((self.box, "explorer"), (self.dropdown, "penalty"), (self.numbers, "numbers"),
+        css_hooks("beam", ((self.box, "explorer"), (self.dropdown, "penalty"), (self.numbers, "numbers"),
                            (self.examples, "examples"), (self.output, "figure"),
-                           *((s, n.replace("_", "-")) for n, s in self.sliders.items())):
-            part.add_class(f"seqgap-beam-{name}")
+                           *((s, n) for n, s in self.sliders.items())))
         self.idx = example_indices(tables, num_examples)
         self.busy = False  # True while select() rewires the sliders, so observers skip half-set values
         self.dropdown.observe(self.on_kind, names="value")
@@ -136,11 +130,8 @@ class _Explorer:
         self.numbers.value = numbers_html(self.tables, s)
         self.examples.value = examples_html(self.tables, s, self.idx)
         fig = draw_setting(self.tables, s)
-        # Set the outputs directly: capturing with `with output:` / clear_output(wait=True) hung headless runs.
-        self.output.outputs = ()
-        self.output.append_display_data(fig)
-        plt.close(fig)
         self.box.setting, self.box.figure_title = s, fig.get_suptitle()
+        show_figure(self.output, fig)
 
     def select(self, penalty: str | None = None, alpha: float | None = None, beta: float | None = None,
                beam_size: int | None = None) -> DecodeSetting:
@@ -150,8 +141,8 @@ class _Explorer:
         self.busy = True
         try:
             self.dropdown.value = new[0]
-            self.sliders["alpha"].options = _options(self.values["alphas"][new[0]])
-            self.sliders["beta"].options = _options(self.values["betas"][new[0]])
+            self.sliders["alpha"].options = slider_options(self.values["alphas"][new[0]])
+            self.sliders["beta"].options = slider_options(self.values["betas"][new[0]])
             for name, v in zip(("alpha", "beta", "beam_size"), new[1:]):
                 self.sliders[name].value = v
         finally:

@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""Plots of the beam-search study (notebook 06) and the static snapshot grid for reports.
+
+Metrics against beam size, alpha or beta, one setting's curve over the beam sizes (the explorer's), and every decoded
+cell at once.
+"""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -18,12 +18,7 @@ from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 from seqgap_lab.core.cache import config_hash
 from seqgap_lab.core.config import DecodeSetting, beam_setting, check_profile
 from seqgap_lab.metrics import text as tm
-from seqgap_lab.probes.decode_cells import (
-    GRIDS,
-    cached_cell,
-    fixed_subset,
-    weights_digest,
-)
+from seqgap_lab.probes.decode_cells import GRIDS, cached_cell, fixed_subset, weights_digest
 from seqgap_lab.zoo import synthetic, translation
 from seqgap_lab.zoo.synthetic import trained_model
 

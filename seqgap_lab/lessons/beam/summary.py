@@ -1,5 +1,5 @@
 """Headline numbers and the generated takeaway of the beam-search study (notebook 06), read from the
-decoded grids of beam_study (one row per cell: label, beam_size, penalty, alpha, beta and the metrics)."""
+decoded grids of lessons/beam/study.py (one row per cell: label, beam_size, penalty, alpha, beta and the metrics)."""
 from __future__ import annotations
 
 import numpy as np
@@ -150,7 +150,7 @@ def takeaway(nmt_head: dict | None, syn_head: dict | None, seeds: list[int]) -> 
 
 
 def _lines(rows: pd.DataFrame, greedy: pd.DataFrame, line) -> pd.DataFrame:
-    """rows with a `line` column (line(row) -> name) plus the greedy row as line 'greedy', for plots.metric_lines."""
+    """rows with a `line` column (line(row) -> name) plus the greedy row as line 'greedy', for figures.metric_lines."""
     return pd.concat([rows.assign(line=[line(r) for _, r in rows.iterrows()]), greedy.assign(line="greedy")],
                      ignore_index=True)
 

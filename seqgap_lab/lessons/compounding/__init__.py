@@ -1,1 +1,1 @@
-"""lessons.compounding: TODO docstring."""
+"""Notebook 01 (error compounding): study, summary and figures."""

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Plots of the error-compounding study (notebook 01): by position, conditional, injection, ExAccErr."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

@@ -1,1 +1,1 @@
-"""lessons.contrastive: TODO docstring."""
+"""Notebook 07 (contrastive decoding): study, summary, figures and the live explorer."""

@@ -11,19 +11,13 @@ import html
 from typing import TYPE_CHECKING
 
 import ipywidgets as W
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from seqgap_lab.core.config import ConfigError, check_choice
 from seqgap_lab.lessons.contrastive.figures import weight_curve
-from seqgap_lab.lessons.contrastive.summary import (
-    KNOBS,
-    SHOWN,
-    check_setting,
-    grid_values,
-    setting_rows,
-)
+from seqgap_lab.lessons.contrastive.summary import KNOBS, SHOWN, check_setting, grid_values, setting_rows
 from seqgap_lab.lessons.generation import ORDER, group_metrics
+from seqgap_lab.views.explorer import css_hooks, show_figure, value_slider
 
 if TYPE_CHECKING:  # the table type only: an explorer never trains or decodes
     from seqgap_lab.lessons.contrastive.study import ContrastiveTables
@@ -57,25 +51,17 @@ def describe(grid: pd.DataFrame, corpus: str, prompt_index: int, setting: dict) 
             f"all {len(rows)} grid prompts: {_numbers(group_metrics(rows))}")
 
 
-def _slider(name: str, values: tuple[float, ...], default: float) -> W.SelectionSlider:
-    value = min(values, key=lambda v: abs(v - default))
-    return W.SelectionSlider(options=[(f"{v:g}", v) for v in values], value=value, description=KNOBS[name],
-                             continuous_update=False)
-
-
 def contrastive_explorer(grid: pd.DataFrame) -> W.VBox:
     """Sliders for w, a, tau (the cached values only), a corpus and a prompt: the continuation and its numbers."""
     values = grid_values(grid)
     corpus = W.Dropdown(options=list(grid["corpus"].drop_duplicates()), description="corpus")
     prompt = W.Dropdown(description="prompt")
-    sliders = {k: _slider(k, values[k], d) for k, d in zip(KNOBS, (1.0, 0.1, 1.0))}
+    sliders = {k: value_slider(KNOBS[k], values[k], d) for k, d in zip(KNOBS, (1.0, 0.1, 1.0))}
     text, output = W.HTML(), W.Output()
     box = W.VBox([W.HBox([corpus, prompt]), W.HBox(list(sliders.values())), text, output])
     box.sliders, box.corpus, box.prompt, box.text, box.output = sliders, corpus, prompt, text, output
-    # CSS classes so a browser test (tests/browser) can find the parts.
-    for part, name in ((box, "explorer"), (corpus, "corpus"), (prompt, "prompt"), (text, "text"),
-                       (output, "figure"), *((s, n.replace("_", "-")) for n, s in sliders.items())):
-        part.add_class(f"seqgap-contrastive-{name}")
+    css_hooks("contrastive", ((box, "explorer"), (corpus, "corpus"), (prompt, "prompt"), (text, "text"),
+                              (output, "figure"), *((s, n) for n, s in sliders.items())))
 
     def prompts(_=None) -> None:
         g = grid[grid["corpus"] == corpus.value].drop_duplicates("prompt_index").sort_values("prompt_index")
@@ -88,11 +74,7 @@ def contrastive_explorer(grid: pd.DataFrame) -> W.VBox:
             return
         setting = check_setting(grid, *(s.value for s in sliders.values()))
         text.value = describe(grid, corpus.value, prompt.value, setting)
-        fig = weight_curve(grid, corpus.value, setting)
-        # Set the outputs directly: capturing with `with output:` / clear_output(wait=True) once hung headless runs.
-        output.outputs = ()
-        output.append_display_data(fig)
-        plt.close(fig)
+        show_figure(output, weight_curve(grid, corpus.value, setting))
         box.setting = setting
 
     def show(weight, plausibility, amateur_temperature, corpus_name=None, prompt_index=None) -> dict:

@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""Plots of the contrastive-decoding study (notebook 07) and the static snapshot grid.
+
+Generation metrics and code parse rate against the budget, the explorer's curve against w, and every cached (w, a, tau)
+at once for reports.
+"""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

@@ -1,5 +1,5 @@
 """The contrastive-decoding study (notebook 07): greedy, beam, top-p and contrastive decoding of held-out
-prompts (lm.eval_prompts) by the prose and code LMs at several generation budgets L (max_len, LM tokens; each
+prompts (zoo/lms.py eval_prompts) by the prose and code LMs at several generation budgets L (max_len, LM tokens; each
 (decoding, L) its own run), measured as repetition, diversity, coherent length, expert NLL, code parse rate.
 
 Prompts have at most window - max(L) tokens, so prompt + continuation stays in the LM's training window (a
@@ -18,12 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from seqgap_lab.core.config import (
-    ConfigError,
-    DecodeConfig,
-    check_choice,
-    check_profile,
-)
+from seqgap_lab.core.config import ConfigError, DecodeConfig, check_choice, check_profile
 from seqgap_lab.decoding import decode_sequences
 from seqgap_lab.lessons.generation import (
     CONTRASTIVE,

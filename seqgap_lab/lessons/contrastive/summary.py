@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Headline numbers and the generated takeaway of the contrastive-decoding study (notebook 07).
+
+Also the explorer grid's knobs: their cached values, the check of a setting against them, and its rows.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -7,13 +10,7 @@ import pandas as pd
 from seqgap_lab.core.config import ConfigError
 from seqgap_lab.core.stats import verdict
 from seqgap_lab.lessons.contrastive.study import ContrastiveTables
-from seqgap_lab.lessons.generation import (
-    CONTRASTIVE,
-    ORDER,
-    SAMPLED,
-    compare,
-    group_metrics,
-)
+from seqgap_lab.lessons.generation import CONTRASTIVE, ORDER, SAMPLED, compare, group_metrics
 
 
 def _paired(generations: pd.DataFrame, corpus: str, max_len: int, a: str, b: str, column: str) -> tuple:
@@ -28,7 +25,7 @@ def _paired(generations: pd.DataFrame, corpus: str, max_len: int, a: str, b: str
 def headline(tables: ContrastiveTables, weight_effects: dict | None = None) -> dict:
     """Per corpus: every decoding at the longest budget (top-p: mean and sd over seeds), curves vs budget,
     contrastive li2022 vs greedy paired over prompts, and the effect of w per corpus if given
-    (contrastive_widgets.weight_effect on the explorer grid)."""
+    (weight_effect below, on the explorer grid)."""
     m, out = tables.metrics, {}
     for corpus in m["corpus"].drop_duplicates():
         mc = m[m["corpus"] == corpus]

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""The decision guide as a figure (notebook 09): situation, approach and verdict in a coloured table."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

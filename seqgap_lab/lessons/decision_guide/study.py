@@ -1,6 +1,6 @@
-"""The decision guide of ../shared/SCOPE.md, each row judged by our measurements (notebook 09).
+"""The decision guide of docs/scope.md, each row judged by our measurements (notebook 09).
 
-Every row is a claim broken into parts; each part is read from a headline of notebooks 06, 07 or 08 and is an
+Every row is a claim broken into parts; each part is read from a headline of notebooks 06, 07, 08 or 10 and is an
 outcome "helps" (the measurement backs the claim), "hurts" (it contradicts it) or "none" (no clear difference).
 A row is *supported* when every measured part backs it, *partly supported* when some do, *not supported* when
 none does, and *not measured* when no part has a measurement. A row with an unmeasured part is at best partly
@@ -9,11 +9,8 @@ binomial and seed spread for exact match, paired bootstrap (notebook 06) or the 
 """
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
-from seqgap_lab.core import paths
 from seqgap_lab.core.stats import bleu_verdict
 from seqgap_lab.sweeps.cells import BASE
 
@@ -27,7 +24,7 @@ P_VALUE = 0.05  # notebook 06's paired bootstrap: a difference counts below this
 
 
 def outcome(verdict_text: str) -> str:
-    """'helps' | 'hurts' | 'none' from a verdict sentence of stats.verdict / lengths_study.bleu_verdict."""
+    """'helps' | 'hurts' | 'none' from a verdict sentence of core/stats.py's verdict / bleu_verdict."""
     word = verdict_text.split()[0] if verdict_text else ""
     return word if word in ("helps", "hurts") else "none"
 
@@ -172,27 +169,3 @@ def guide(lengths: dict | None, beam: dict | None, contrastive: dict | None,
         evidence = "; ".join(f"{text} [{o or 'not measured'}]" for text, o in parts)
         rows.append({"situation": situation, "approach": approach, "verdict": judge(parts), "evidence": evidence})
     return pd.DataFrame(rows)
-
-
-def notebook_summary(stem: str, profile: str) -> tuple[dict | None, str]:
-    """Another notebook's summary.json when it exists and was made in this profile, else None; and a note."""
-
-
-    path = paths.reports_dir(stem) / "summary.json"
-    if not path.is_file():
-        return None, f"{stem}: no summary.json yet (run notebook {stem[:2]} first; `make report` runs it before this one)"
-    data = json.loads(path.read_text())
-    if data.get("profile") != profile:
-        return None, f"{stem}: its summary is from profile {data.get('profile')!r}, not {profile!r}: run it in {profile!r}"
-    return data, f"{stem}: read {path} (device: {data.get('device')})"
-
-
-def takeaway(frame: pd.DataFrame) -> str:
-    """The guide as Markdown bullets: each claim, its verdict and the number of measured parts behind it."""
-    lines = []
-    for row in frame.itertuples(index=False):
-        parts = row.evidence.split("; ")
-        measured = sum(not p.endswith("[not measured]") for p in parts)
-        lines.append(f"- **{row.situation}: {row.approach}** — *{row.verdict}* ({measured} of {len(parts)} parts "
-                     f"measured).")
-    return "\n".join(lines)

@@ -1,1 +1,1 @@
-"""lessons.distillation: TODO docstring."""
+"""Notebook 05 (self-distillation): study and summary."""

@@ -14,20 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from seqgap_lab.core import seeds
 from seqgap_lab.core.config import ConfigError, DecodeConfig
 from seqgap_lab.decoding import decode_sequences
 from seqgap_lab.lessons import common
 from seqgap_lab.zoo import synthetic
-from seqgap_lab.zoo.distillation import (
-    BEAM,
-    KIND,
-    RECIPES,
-    SIZES,
-    TASK,
-    student_model,
-    target_config,
-)
+from seqgap_lab.zoo.distillation import BEAM, KIND, RECIPES, SIZES, TASK, TF, student_model, target_config
 from seqgap_lab.zoo.synthetic import TrainedModel, trained_model
 
 
@@ -76,7 +67,7 @@ def run_study(profile: str, sizes=SIZES, seed: int = 0, device=None, progress: b
             run = trained_model(task_cfg, model_cfg, cfg, device, progress=progress,
                                 teacher=(teacher_cfg, train_cfg) if uses_teacher else None, targets=targets)
             runs[(size, label)] = run
-            tag = {"size": size, "label": label, "params": run.model.num_parameters()}
+            tag = {"size": size, "label": label, "params": run.model.num_parameters(), "baseline": label == TF}
             parts["by_length"].append(_by_length(decode_test(run, max_len), limit).assign(**tag))
             measured = common.measure(run, limit)
             parts["per_position"].append(measured["per_position"].assign(**tag))
@@ -86,18 +77,16 @@ def run_study(profile: str, sizes=SIZES, seed: int = 0, device=None, progress: b
 
 
 def pool(tables: DistillTables) -> DistillTables:
-    """Tables stacked over seeds (see seeds.run_seeds) averaged into one row per student, decoding and length."""
+    """Tables stacked over seeds averaged into one row per student, decoding and length."""
     cell = ["size", "label", "params"]
-    return dataclasses.replace(
-        tables, by_length=seeds.pool_frame(tables.by_length, [*cell, "decoding", "src_length", "examples"]),
-        per_position=seeds.pool_frame(tables.per_position, [*cell, "examples", "position", "mode"]))
+    return common.pool_tables(tables, {"by_length": [*cell, "decoding", "src_length", "examples"],
+                                       "per_position": [*cell, "examples", "position", "mode"]})
 
 
 def run_seeded(profile: str, sizes=SIZES, seed_list=(0,), device=None,
                progress: bool = True) -> tuple[DistillTables, dict[int, DistillTables]]:
     """run_study once per seed (teacher and students of that seed): (pooled tables, {seed: tables})."""
-    stacked, per_seed = seeds.run_seeds(lambda s: run_study(profile, sizes, s, device, progress), list(seed_list))
-    return pool(stacked), per_seed
+    return common.run_seeded(lambda s: run_study(profile, sizes, s, device, progress), seed_list, pool)
 
 
 def _by_length(decoded: pd.DataFrame, train_positions: int) -> pd.DataFrame:
@@ -109,7 +98,7 @@ def _by_length(decoded: pd.DataFrame, train_positions: int) -> pd.DataFrame:
 
 
 def grid_tables(tables: DistillTables) -> common.LengthTables:
-    """The greedy results in notebook 03's grid shape (model = student size), for widgets.static_grid."""
+    """The greedy results in notebook 03's grid shape (model = student size), for common.length_grid."""
     by_length = tables.by_length[tables.by_length["decoding"] == "greedy"]
     rename = lambda f: f.assign(model=f["size"] + "-size student")  # noqa: E731
     return common.LengthTables(rename(tables.per_position), rename(by_length), rename(tables.training),

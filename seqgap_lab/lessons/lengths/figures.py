@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Plots of the strategy comparison across lengths (notebook 08): metrics by bucket, cost-benefit."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

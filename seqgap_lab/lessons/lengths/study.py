@@ -36,7 +36,7 @@ def specs(profile: str, seed: int = 0, num_seeds: int = 0, models=("gru", "trans
 
 def cost_frame(synthetic: dict) -> pd.DataFrame:
     """One row per remedy and task/model: training and decoding time relative to TF greedy, and the change in
-    exact match beyond the training lengths (for plots.cost_benefit)."""
+    exact match beyond the training lengths (for figures.cost_benefit)."""
     rows = []
     for panel, row in synthetic.items():
         b = row.get("/".join(BASE))

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Plots of the minimum-risk-training study (notebook 04): metrics against the fine-tuning step."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

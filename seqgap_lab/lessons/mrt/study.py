@@ -7,14 +7,12 @@ Tables are tidy with columns model, label (and alpha, n for MRT cells; NaN for t
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
 
-from seqgap_lab.core import seeds
 from seqgap_lab.core.config import ConfigError, DecodeConfig, check_profile
 from seqgap_lab.core.runtime import seed_everything
 from seqgap_lab.data.batching import collate, pad
@@ -22,12 +20,7 @@ from seqgap_lab.data.synthetic.tasks import make_task
 from seqgap_lab.decoding import decode_sequences
 from seqgap_lab.lessons import common
 from seqgap_lab.models import build_model
-from seqgap_lab.strategies.mrt import (
-    MinimumRiskTraining,
-    group_q,
-    sequence_log_probs,
-    token_error,
-)
+from seqgap_lab.strategies.mrt import MinimumRiskTraining, group_q, sequence_log_probs, token_error
 from seqgap_lab.training import step_cost as cost
 from seqgap_lab.zoo import synthetic
 from seqgap_lab.zoo.mrt import FINETUNE, finetune_config
@@ -79,7 +72,7 @@ def run_grid(profile: str, kinds=("transformer", "gru"), seed: int = 0, device=N
                                 progress=progress, init=parent_cfg, monitor=dev_monitor)
             runs[(kind, label)] = run
             limit = max(len(t) for _, t in run.splits.train) + 1
-            tag = {"model": kind, "label": label, "alpha": alpha, "n": n}
+            tag = {"model": kind, "label": label, "alpha": alpha, "n": n, "baseline": label == BASELINE}
             parts["curves"].append(pd.concat([pd.DataFrame([start]), run.history], ignore_index=True).assign(**tag))
             for name, frame in common.measure(run, limit).items():
                 parts[name].append(frame.assign(**tag))
@@ -88,19 +81,16 @@ def run_grid(profile: str, kinds=("transformer", "gru"), seed: int = 0, device=N
 
 
 def pool(tables: MRTTables) -> MRTTables:
-    """Tables stacked over seeds (see seeds.run_seeds) averaged into one row per cell and step / position / length."""
+    """Tables stacked over seeds averaged into one row per cell and step / position / length."""
     cell = ["model", "label", "alpha", "n"]
-    return dataclasses.replace(
-        tables, curves=seeds.pool_frame(tables.curves, [*cell, "step"], weight=None),
-        per_position=seeds.pool_frame(tables.per_position, [*cell, "examples", "position", "mode"]),
-        by_length=seeds.pool_frame(tables.by_length, [*cell, "src_length", "examples"]))
+    return common.pool_tables(tables, {"curves": [*cell, "step"], "per_position": [*cell, "examples", "position", "mode"],
+                                       "by_length": [*cell, "src_length", "examples"]}, weights={"curves": None})
 
 
 def run_seeded(profile: str, kinds=("transformer", "gru"), seed_list=(0,), device=None,
                progress: bool = True) -> tuple[MRTTables, dict[int, MRTTables]]:
     """run_grid once per seed (each from its own seed's teacher-forced checkpoint): (pooled, {seed: tables})."""
-    stacked, per_seed = seeds.run_seeds(lambda s: run_grid(profile, kinds, s, device, progress), list(seed_list))
-    return pool(stacked), per_seed
+    return common.run_seeded(lambda s: run_grid(profile, kinds, s, device, progress), seed_list, pool)
 
 
 def cell_numbers(tables: MRTTables, model: str, label: str, min_count: int = 20) -> dict:

@@ -13,12 +13,7 @@ from seqgap_lab.core.config import check_profile
 from seqgap_lab.core.runtime import get_device
 from seqgap_lab.metrics import text as tm
 from seqgap_lab.zoo import translation
-from seqgap_lab.zoo.translation_mrt import (
-    NMT_FINETUNE,
-    dev_bleu_monitor,
-    finetune,
-    finetune_config,
-)
+from seqgap_lab.zoo.translation_mrt import NMT_FINETUNE, dev_bleu_monitor, finetune, finetune_config
 
 BASELINE = "teacher forcing (continued)"
 

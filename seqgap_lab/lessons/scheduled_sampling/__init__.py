@@ -1,1 +1,1 @@
-"""lessons.scheduled_sampling: TODO docstring."""
+"""Notebook 03 (scheduled sampling): study, summary, figures and the live explorer."""

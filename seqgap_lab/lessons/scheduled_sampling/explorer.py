@@ -1,7 +1,7 @@
 """Live explorers over precomputed tables (no training in callbacks) and their static snapshot grids.
 
 A headless papermill run keeps no live widget in the HTML report, so every explorer has a static figure
-drawing all its settings (see ../shared/DESIGN.md).
+drawing all its settings (see docs/design.md).
 """
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import ipywidgets as W
 import matplotlib.pyplot as plt
 
 from seqgap_lab.lessons.common import EXAMPLES, LengthTables, cell_numbers
+from seqgap_lab.views.explorer import css_hooks, show_figure, value_slider
 
 _COLORS = {"teacher-forced": "tab:blue", "free-running": "tab:red"}
 
@@ -58,28 +59,21 @@ def ss_explorer(tables: LengthTables) -> W.VBox:
     """p_use_gt slider (trained grid values only) and schedule dropdown redrawing a cell's curves instantly."""
     cells = tables.by_length.drop_duplicates("label")
     grid = sorted(cells.loc[cells["schedule"] == "constant", "p_use_gt"].unique(), reverse=True)
-    slider = W.SelectionSlider(options=[(f"{p:g}", float(p)) for p in grid], value=float(grid[0]),
-                               description="p_use_gt", continuous_update=False)
+    slider = value_slider("p_use_gt", [float(p) for p in grid])
     dropdown = W.Dropdown(options=list(cells["schedule"].drop_duplicates()), value="constant", description="schedule")
     numbers, output = W.HTML(), W.Output()
     box = W.VBox([W.HBox([dropdown, slider]), numbers, output])
     box.slider, box.dropdown, box.numbers, box.output = slider, dropdown, numbers, output
-    # CSS classes so a browser test (tests/browser) can find the parts.
-    for part, name in ((box, "explorer"), (slider, "p-use-gt"), (dropdown, "schedule"),
-                       (numbers, "numbers"), (output, "figure")):
-        part.add_class(f"seqgap-ss-{name}")
+    css_hooks("ss", ((box, "explorer"), (slider, "p_use_gt"), (dropdown, "schedule"), (numbers, "numbers"),
+                     (output, "figure")))
 
     def redraw(_=None) -> None:
         slider.disabled = dropdown.value != "constant"  # a decaying schedule is one trained cell
         label = _cell_label(tables, dropdown.value, slider.value)
         numbers.value = _numbers_html(tables, label)
         fig = draw_cell(tables, label)
-        # Set the outputs directly rather than capturing with `with output:`: the capture path hung
-        # headless nbclient runs at random (seen here); a stored mimebundle is the same to the front end.
-        output.outputs = ()
-        output.append_display_data(fig)
-        plt.close(fig)
         box.label, box.figure_title = label, fig.get_suptitle()
+        show_figure(output, fig)
 
     slider.observe(redraw, names="value")
     dropdown.observe(redraw, names="value")

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seqgap_lab.core import seeds
 from seqgap_lab.core.config import ConfigError, check_profile
 from seqgap_lab.core.runtime import seed_everything
 from seqgap_lab.data.batching import collate
 from seqgap_lab.data.synthetic.tasks import make_task
+from seqgap_lab.lessons import common
 from seqgap_lab.lessons.common import LengthTables, measure
 from seqgap_lab.models import build_model
 from seqgap_lab.strategies.schedules import make_schedule
@@ -84,7 +84,8 @@ def run_grid(profile: str, kinds=("gru", "transformer"), seed: int = 0, device=N
             run = trained_model(*run_configs(profile, kind, cell, seed), device=device, progress=progress)
             runs[(kind, cell.label)] = run
             limit = max(len(t) for _, t in run.splits.train) + 1
-            tag = {"model": kind, "schedule": cell.schedule, "p_use_gt": cell.p_use_gt, "label": cell.label}
+            tag = {"model": kind, "schedule": cell.schedule, "p_use_gt": cell.p_use_gt, "label": cell.label,
+                   "baseline": cell.strategy == "teacher_forcing"}
             for name, frame in measure(run, limit).items():
                 parts[name].append(frame.assign(**tag))
     frames = {name: pd.concat(p, ignore_index=True) for name, p in parts.items()}
@@ -92,18 +93,16 @@ def run_grid(profile: str, kinds=("gru", "transformer"), seed: int = 0, device=N
 
 
 def pool(tables: LengthTables) -> LengthTables:
-    """Tables stacked over seeds (see seeds.run_seeds) averaged into one row per cell and position / length."""
+    """Tables stacked over seeds averaged into one row per cell and position / length."""
     cell = ["model", "schedule", "p_use_gt", "label"]
-    return dataclasses.replace(
-        tables, per_position=seeds.pool_frame(tables.per_position, [*cell, "examples", "position", "mode"]),
-        by_length=seeds.pool_frame(tables.by_length, [*cell, "src_length", "examples"]))
+    return common.pool_tables(tables, {"per_position": [*cell, "examples", "position", "mode"],
+                                       "by_length": [*cell, "src_length", "examples"]})
 
 
 def run_seeded(profile: str, kinds=("gru", "transformer"), seed_list=(0,), device=None,
                progress: bool = True) -> tuple[LengthTables, dict[int, LengthTables]]:
     """run_grid once per seed: (the tables pooled over seeds, {seed: that seed's tables})."""
-    stacked, per_seed = seeds.run_seeds(lambda s: run_grid(profile, kinds, s, device, progress), list(seed_list))
-    return pool(stacked), per_seed
+    return common.run_seeded(lambda s: run_grid(profile, kinds, s, device, progress), seed_list, pool)
 
 
 def schedule_curves(profile: str, num_points: int = 200) -> pd.DataFrame:

@@ -1,1 +1,1 @@
-"""lessons.speech: TODO docstring."""
+"""Notebook 11 (speech: CTC vs transducer vs attention): study, summary, figures and listening examples."""

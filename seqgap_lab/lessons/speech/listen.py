@@ -2,7 +2,8 @@
 exactly as the corpus rendered it, and each model's transcript.
 
 The corpus stores log-mel features, not audio; espeak-ng is deterministic and the noise is seeded by the corpus
-seed and the utterance's index, so `speech.render`'s steps give back the same waveform the features came from.
+seed and the utterance's index, so data/speech/corpus.py `render`'s steps give back the same waveform the features
+came from.
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def audio(corpus, row: dict) -> np.ndarray:
     samples, rate = synthesize(row["text"], row["voice"], row["speed"], row["pitch"])
     samples = resample(samples, rate, SAMPLE_RATE)
     if row["snr_db"] is not None:
-        rng = np.random.default_rng([corpus.config.seed, 11, index])  # as speech.render seeds it
+        rng = np.random.default_rng([corpus.config.seed, 11, index])  # as data/speech/corpus.py render seeds it
         samples = add_noise(samples, row["snr_db"], row["noise"], rng)
     return np.asarray(samples, dtype=np.float32)
 

@@ -1,16 +1,14 @@
-"""TODO docstring."""
+"""Headline numbers, verdicts and the generated takeaway of the speech study (notebook 11).
+
+CER by bucket and decoding, and teacher-forced vs free-running error by position.
+"""
 from __future__ import annotations
 
 from typing import Sequence
 
 import pandas as pd
 
-from seqgap_lab.lessons.speech.study import (
-    AR_MODELS,
-    BUCKET_SPLITS,
-    CER_TOLERANCE,
-    GROWTH_MARGIN,
-)
+from seqgap_lab.lessons.speech.study import AR_MODELS, BUCKET_SPLITS, CER_TOLERANCE, GROWTH_MARGIN
 from seqgap_lab.probes import speech_exposure as exposure
 
 LABELS = {"ctc": "CTC", "transducer": "RNN transducer", "attention_tf": "attention (TF)",

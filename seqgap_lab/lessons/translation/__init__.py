@@ -1,1 +1,1 @@
-"""lessons.translation: TODO docstring."""
+"""Notebook 02 (NMT on long sentences): study, summary and figures."""

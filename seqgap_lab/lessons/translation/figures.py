@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Plots of the long-sentence NMT study (notebook 02): teacher-forced accuracy, compounding curve."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Headline numbers and the generated takeaway of the long-sentence NMT study (notebook 02)."""
 from __future__ import annotations
 
 from seqgap_lab.lessons.translation.study import StudyResult

@@ -1,1 +1,1 @@
-"""models.speech: TODO docstring."""
+"""Speech recognition models on one acoustic encoder: CTC, RNN transducer and an attention encoder-decoder."""

@@ -1,0 +1,86 @@
+"""The decision guide's verdicts are computed from the measurements: changing the sweep table (or notebook 06 /
+07's headline) changes the verdict; nothing is marked without a measurement."""
+from __future__ import annotations
+
+import pandas as pd
+from helpers import lengths_synthetic_table, lengths_translation_table
+
+from seqgap_lab.lessons.decision_guide import study as dg
+from seqgap_lab.lessons.lengths import summary as lengths_summary
+
+
+def _lengths(ss_beyond: float = 0.40, ss_bleu: float = 12.0) -> dict:
+    return {"synthetic": lengths_summary.synthetic_headline(lengths_synthetic_table(ss_beyond=ss_beyond)),
+            "translation": lengths_summary.translation_headline(lengths_translation_table(ss_bleu=(ss_bleu,)))}
+
+
+def _beam(p_beam: float = 0.001, cover_bleu: float = 9.0) -> dict:
+    return {"largest_beam": 5, "greedy": {"bleu": 10.0}, "no_penalty": {"5": {"bleu": 11.0}},
+            "gnmt": {"best_alpha": 1.0, "bleu": 12.0}, "p_value_beam_vs_greedy": p_beam,
+            "p_value_best_gnmt_vs_no_penalty": 0.01,
+            "coverage": {"alpha=0 beta=0": {"bleu": 11.0}, "alpha=1 beta=0": {"bleu": 12.0},
+                         "alpha=1 beta=0.2": {"bleu": cover_bleu}}}
+
+
+def _contrastive(diff: float = -0.5) -> dict:
+    return {"prose": {"longest": 96, "contrastive_minus_greedy_rep_4": diff, "contrastive_minus_greedy_rep_4_se": 0.02}}
+
+
+def _verdicts(**kw) -> dict:
+    frame = dg.guide(kw.get("lengths"), kw.get("beam"), kw.get("contrastive"))
+    assert list(frame["situation"]) == [s for s, _ in dg.ROWS]
+    return dict(zip(frame["situation"], frame["verdict"]))
+
+
+def test_judge_rules():
+    assert dg.judge([("a", "helps"), ("b", "helps")]) == dg.SUPPORTED
+    assert dg.judge([("a", "helps"), ("b", None)]) == dg.PARTLY  # an unmeasured part caps the row
+    assert dg.judge([("a", "helps"), ("b", "hurts")]) == dg.PARTLY
+    assert dg.judge([("a", "none"), ("b", "hurts")]) == dg.NOT_SUPPORTED
+    assert dg.judge([("a", None)]) == dg.UNMEASURED
+
+
+def test_nothing_is_marked_without_a_measurement():
+    assert set(_verdicts().values()) == {dg.UNMEASURED}
+    frame = dg.guide(None, None, None)
+    assert frame["evidence"].str.contains("not measured").all()
+
+
+def test_long_sequence_row_follows_the_sweep_table():
+    # ss helps beyond the training lengths (+0.30) and in the longest translation bucket (+2 BLEU).
+    assert _verdicts(lengths=_lengths())["long sequences"] == dg.SUPPORTED
+    # The same table with the gain beyond the training lengths gone: only translation backs the claim.
+    assert _verdicts(lengths=_lengths(ss_beyond=0.10))["long sequences"] == dg.PARTLY
+    assert _verdicts(lengths=_lengths(ss_beyond=0.10, ss_bleu=10.2))["long sequences"] == dg.NOT_SUPPORTED
+
+
+def test_short_sequence_row_is_not_supported_when_a_remedy_wins_within_range():
+    within_win = lengths_synthetic_table()
+    mask = (within_win["strategy"] == "tf") & (within_win["decoding"] == "beam") & (within_win["metric"] == "exact_match")
+    assert _verdicts(lengths={"synthetic": lengths_summary.synthetic_headline(within_win)})["short sequences (< 32 tokens)"] == dg.SUPPORTED
+    within_win.loc[mask & ~within_win["beyond_training"], "value"] = 1.0  # beam now beats TF greedy within range
+    assert _verdicts(lengths={"synthetic": lengths_summary.synthetic_headline(within_win)})["short sequences (< 32 tokens)"] \
+        == dg.NOT_SUPPORTED
+
+
+def test_nmt_and_longform_rows_follow_notebooks_06_and_07():
+    assert _verdicts(beam=_beam())["production NMT"] == dg.PARTLY  # coverage 9.0 vs 12.0 BLEU hurts
+    assert _verdicts(beam=_beam(cover_bleu=13.5))["production NMT"] == dg.SUPPORTED
+    assert _verdicts(beam=_beam(p_beam=0.4, cover_bleu=11.8))["production NMT"] == dg.PARTLY
+    # Contrastive cuts repetition, but self-distillation for LM generation has no measurement: partly at best.
+    assert _verdicts(contrastive=_contrastive())["long-form LM generation"] == dg.PARTLY
+    assert _verdicts(contrastive=_contrastive(diff=0.3))["long-form LM generation"] == dg.NOT_SUPPORTED
+    longform = {"longest": 96, "distill_effect": {"greedy": {"rep_4": {"diff": -0.05, "se": 0.01, "n": 100}}}}
+    frame = dg.guide(None, None, _contrastive(), longform)
+    assert frame.iloc[3]["verdict"] == dg.SUPPORTED and "self-distilled minus TF rep-4" in frame.iloc[3]["evidence"]
+    longform["distill_effect"]["greedy"]["rep_4"]["diff"] = -0.01  # within two standard errors
+    assert dg.guide(None, None, _contrastive(), longform).iloc[3]["verdict"] == dg.PARTLY
+
+
+def test_default_row_reads_the_overall_verdict_of_scheduled_sampling():
+    verdicts = _verdicts(lengths=_lengths())
+    # ss: overall exact match (0.60 + 0.40) / 2 = 0.50 vs TF 0.50 -> no clear difference; BLEU +2 -> helps.
+    assert verdicts["default"] == dg.PARTLY
+    frame = dg.guide(_lengths(), None, None)
+    assert "reverse/gru overall exact match: ss/greedy makes no clear difference" in frame.iloc[4]["evidence"]
+    assert isinstance(frame, pd.DataFrame) and frame.iloc[4]["verdict"] == dg.PARTLY
