@@ -23,12 +23,11 @@ from seqgap_lab.core.runtime import get_device
 from seqgap_lab.core.seeds import seed_list
 from seqgap_lab.data.text.builders import CorpusUnavailable
 from seqgap_lab.lessons import common
-from seqgap_lab.lessons.beam import explorer as beam_widgets
+from seqgap_lab.lessons.beam import explorer as beam_explorer
 from seqgap_lab.lessons.beam import study as beam_study
-from seqgap_lab.lessons.contrastive import explorer as contrastive_widgets
+from seqgap_lab.lessons.contrastive import explorer as contrastive_explorer
 from seqgap_lab.lessons.contrastive import study as contrastive_study
-from seqgap_lab.lessons.contrastive import study as cstudy
-from seqgap_lab.lessons.scheduled_sampling import explorer as widgets
+from seqgap_lab.lessons.scheduled_sampling import explorer as ss_explorer
 from seqgap_lab.lessons.scheduled_sampling import study as ss_study
 from seqgap_lab.zoo import lms as lm
 
@@ -57,7 +56,7 @@ def beam_tables(profile: str, seed: int = 0, device=None) -> beam_study.BeamTabl
 
 def contrastive_grid(profile: str, seed: int = 0, device=None) -> pd.DataFrame:
     """Notebook 07's explorer grid over both corpora (the same LM pairs and prompts, so the same cache)."""
-    pairs = {c: cstudy.load_pair(c, profile, seed, device) for c in lm.LM_CORPORA}
+    pairs = {c: contrastive_study.load_pair(c, profile, seed, device) for c in lm.LM_CORPORA}
     return contrastive_study.explorer_grid(pairs, profile)
 
 
@@ -70,9 +69,9 @@ class Explorer:
     widget: Callable
 
 
-EXPLORERS = (Explorer(TITLES[0], ss_tables, widgets.ss_explorer),
-             Explorer(TITLES[1], beam_tables, beam_widgets.beam_explorer),
-             Explorer(TITLES[2], contrastive_grid, contrastive_widgets.contrastive_explorer))
+EXPLORERS = (Explorer(TITLES[0], ss_tables, ss_explorer.ss_explorer),
+             Explorer(TITLES[1], beam_tables, beam_explorer.beam_explorer),
+             Explorer(TITLES[2], contrastive_grid, contrastive_explorer.contrastive_explorer))
 
 
 def _note(text: str, color: str = "#444") -> W.HTML:

@@ -14,9 +14,9 @@ import nbformat
 import pytest
 
 import harness
-from seqgap_lab.lessons.beam import study as beam_study, explorer as beam_widgets
-from seqgap_lab.lessons.contrastive import study as contrastive_study, explorer as contrastive_widgets
-from seqgap_lab.lessons.scheduled_sampling import study as ss_study, explorer as widgets
+from seqgap_lab.lessons.beam import study as beam_study, explorer as beam_explorer
+from seqgap_lab.lessons.contrastive import study as contrastive_study, explorer as contrastive_explorer
+from seqgap_lab.lessons.scheduled_sampling import study as ss_study, explorer as ss_explorer
 from seqgap_lab.data.text.builders import CorpusUnavailable, check_sources
 from seqgap_lab.core.runtime import get_device
 from seqgap_lab.core.seeds import seed_list
@@ -168,7 +168,7 @@ def test_03_p_use_gt(started, lab, lab_data):
     models = [m.strip() for m in p["models"].split(",") if m.strip()]
     tables, _ = ss_study.run_seeded(p["profile"], models, seed_list(p["profile"], p["seed"], p["num_seeds"]),
                                     device=lab_data, progress=False)
-    box = widgets.ss_explorer(tables)
+    box = ss_explorer.ss_explorer(tables)
     _check_move(started[stem], "seqgap-ss", "p-use-gt", "numbers", box.slider, box.numbers, "03_p_use_gt")
 
 
@@ -181,7 +181,7 @@ def test_06_alpha_and_beam_size(started, lab, lab_data):
     sentences = grid["num_sentences"] if p["num_sentences"] == -1 else p["num_sentences"]
     tables = beam_study.run_nmt(p["profile"], seed=p["seed"], num_sentences=sentences, device=lab_data,
                                 progress=False)
-    box = beam_widgets.beam_explorer(tables)
+    box = beam_explorer.beam_explorer(tables)
     for name, shot in (("alpha", "06_alpha"), ("beam_size", "06_beam_size")):
         _check_move(started[stem], "seqgap-beam", name.replace("_", "-"), "numbers", box.sliders[name], box.numbers,
                     shot)
@@ -194,7 +194,7 @@ def test_07_contrastive_weight(started, lab, lab_data):
     p = notebook_parameters(lab, stem)
     pairs = {c: contrastive_study.load_pair(c, p["profile"], p["seed"], lab_data, p["num_prompts"])
              for c in (c.strip() for c in p["corpora"].split(",")) if c}
-    box = contrastive_widgets.contrastive_explorer(contrastive_study.explorer_grid(pairs, p["profile"]))
+    box = contrastive_explorer.contrastive_explorer(contrastive_study.explorer_grid(pairs, p["profile"]))
     _check_move(started[stem], "seqgap-contrastive", "weight", "text", box.sliders["weight"], box.text,
                 "07_contrastive_weight")
 

@@ -6,7 +6,7 @@ import matplotlib
 import pandas as pd
 import pytest
 
-from seqgap_lab.lessons.applications import code as app_code, runs as app_runs, figures as plots_apps
+from seqgap_lab.lessons.applications import code as app_code, runs as app_runs, figures as app_figures
 from seqgap_lab.core.config import ConfigError
 from seqgap_lab.metrics.generation import parses, rep_n
 from seqgap_lab.lessons import generation
@@ -109,7 +109,7 @@ def test_headline_and_takeaway_read_the_table_and_the_verdict_follows_it():
 
 
 def test_parse_rate_plot_draws_every_strategy(tmp_path):
-    fig = plots_apps.parse_rate_by_budget(_run([True] * 8).metrics)
+    fig = app_figures.parse_rate_by_budget(_run([True] * 8).metrics)
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert {"TF", app_runs.DISTILLED, "greedy", "human reference"} <= set(labels)
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from seqgap_lab.lessons.applications import longform as app_longform, runs as app_runs, figures as plots_apps
+from seqgap_lab.lessons.applications import longform as app_longform, runs as app_runs, figures as app_figures
 from seqgap_lab.core.config import ModelConfig
 from seqgap_lab.decoding import decode_sequences
 from seqgap_lab.metrics.generation import rep_n
@@ -108,7 +108,7 @@ def test_longform_plots_draw_the_drift_curve_and_rep4():
     run = _run(TOPIC + " " + OTHER)
     curve = app_longform.curve_table(run.info["drift"])
     assert set(curve["window"]) == {0, 1} and (curve["n"] >= 6).all()
-    drift, rep = plots_apps.longform_panels(run.metrics, curve, window_words=6)
+    drift, rep = app_figures.longform_panels(run.metrics, curve, window_words=6)
     assert "human reference" in drift.axes[0].get_legend_handles_labels()[1]
     assert rep.axes[0].get_ylabel() == "rep-4"
 

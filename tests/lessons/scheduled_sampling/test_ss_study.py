@@ -10,7 +10,7 @@ import pytest
 import traitlets
 from helpers import SS_CELLS, SS_LIMIT, ss_tables
 
-from seqgap_lab.lessons.scheduled_sampling import study as ss_study, explorer as widgets
+from seqgap_lab.lessons.scheduled_sampling import study as ss_study, explorer as ss_explorer
 from seqgap_lab.strategies.scheduled_sampling import ScheduledSampling
 from seqgap_lab.lessons import common
 from seqgap_lab.zoo import scheduled_sampling
@@ -77,7 +77,7 @@ def test_takeaway_reports_help_and_harm_honestly():
 
 def test_explorer_slider_offers_only_trained_values_and_redraws():
     tables = ss_tables(("gru", "transformer"))
-    box = widgets.ss_explorer(tables)
+    box = ss_explorer.ss_explorer(tables)
     assert [v for _, v in box.slider.options] == [1.0, 0.75, 0.5]
     assert box.label == "teacher forcing (p=1)" and "teacher forcing" in box.figure_title
     assert "exact match 0.350" in box.numbers.value
