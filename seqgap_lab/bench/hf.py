@@ -135,19 +135,29 @@ def hf_rows(device: torch.device | str, repeats: int, size: str = "peer", adapte
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m seqgap_lab.bench.hf [--size peer] [--repeats 5] [--device cpu]`: print the rows as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def peer_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every peer benchmark script takes: --size (default peer), --repeats, --device."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--size", default="peer", choices=list(SIZES))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default=None)
+    return parser
+
+
+def print_rows(device: torch.device, size: str, rows: list[dict]) -> int:
+    """Print a peer benchmark's rows as JSON with the device, size, torch version and thread count; exit code 0."""
+    print(json.dumps({"device": device_description(device), "size": size, "torch": torch.__version__,
+                      "threads": torch.get_num_threads(), "rows": rows}, indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m seqgap_lab.bench.hf [--size peer] [--repeats 5] [--device cpu]`: print the rows as JSON."""
+    parser = peer_parser(__doc__)
     parser.add_argument("--no-adapter", action="store_true")
     args = parser.parse_args(argv)
     dev = get_device(args.device)
-    rows = hf_rows(dev, args.repeats, args.size, adapter=not args.no_adapter)
-    print(json.dumps({"device": device_description(dev), "size": args.size, "torch": torch.__version__,
-                      "rows": rows}, indent=1))
-    return 0
+    return print_rows(dev, args.size, hf_rows(dev, args.repeats, args.size, adapter=not args.no_adapter))
 
 
 if __name__ == "__main__":

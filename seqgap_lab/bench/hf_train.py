@@ -8,16 +8,15 @@ paired (interleaved) time ratios HF / ours, as every ratio of `seqgap-lab bench`
 """
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 from typing import Callable
 
 import torch
 
+from seqgap_lab.bench.hf import peer_parser, print_rows
 from seqgap_lab.bench.hf_adapter import build_marian
 from seqgap_lab.core.config import ModelConfig, check_choice, check_int
-from seqgap_lab.core.runtime import autocast, device_description, get_device, seed_everything
+from seqgap_lab.core.runtime import autocast, get_device, seed_everything
 from seqgap_lab.core.timing import bench_row, interleaved
 from seqgap_lab.data.batching import Batch
 from seqgap_lab.data.vocab import PAD
@@ -87,16 +86,9 @@ def hf_train_rows(device: torch.device | str, repeats: int, size: str = "peer") 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m seqgap_lab.bench.hf_train [--size peer] [--repeats 5] [--device cpu]`: print the rows as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="peer", choices=list(SIZES))
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--device", default=None)
-    args = parser.parse_args(argv)
+    args = peer_parser(__doc__).parse_args(argv)
     dev = get_device(args.device)
-    rows = hf_train_rows(dev, args.repeats, args.size)
-    print(json.dumps({"device": device_description(dev), "size": args.size, "torch": torch.__version__,
-                      "threads": torch.get_num_threads(), "rows": rows}, indent=1))
-    return 0
+    return print_rows(dev, args.size, hf_train_rows(dev, args.repeats, args.size))
 
 
 if __name__ == "__main__":
