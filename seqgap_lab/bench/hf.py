@@ -15,7 +15,7 @@ from typing import Callable
 
 import torch
 
-from seqgap_lab.bench.hf_adapter import HFSeq2Seq, build_marian
+from seqgap_lab.bench.hf_adapter import HFSeq2Seq, build_marian, transformers_available
 from seqgap_lab.core.config import ModelConfig, check_choice, check_int
 from seqgap_lab.core.runtime import autocast, device_description, get_device, seed_everything
 from seqgap_lab.core.timing import bench_row, timed
@@ -28,6 +28,7 @@ from seqgap_lab.training.step_cost import SIZES, random_batch
 BEAM = 5
 HF_MODEL = "hf_marian"  # HF generate on MarianMTModel
 ADAPTED = "hf_marian+seqgap"  # our decoding on the same MarianMTModel, through the adapter
+NO_TRANSFORMERS = "transformers is not installed (pip install transformers)"
 GRAPHED = "transformer+graph"  # our Transformer, fixed-shape search with the step in a CUDA graph (CUDA only)
 
 
@@ -101,10 +102,8 @@ def hf_rows(device: torch.device | str, repeats: int, size: str = "peer", adapte
     Without transformers: one note row saying so."""
     check_choice("hf_rows", "size", size, tuple(SIZES))
     check_int("hf_rows", "repeats", repeats, 1, 1000)
-    try:
-        import transformers  # noqa: F401
-    except ImportError:
-        return [bench_row(HF_MODEL, "hf_rows_skipped", 0.0, "", "transformers is not installed (pip install transformers)")]
+    if not transformers_available():
+        return [bench_row(HF_MODEL, "hf_rows_skipped", 0.0, "", NO_TRANSFORMERS)]
     dev = torch.device(device) if isinstance(device, str) else device
     spec = SIZES[size]
     fns = decode_fns(spec, dev)

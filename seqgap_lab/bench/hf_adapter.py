@@ -41,6 +41,15 @@ def _transformers():
                           "package's `dev` extra)") from err
 
 
+def transformers_available() -> bool:
+    """Whether transformers can be imported (an optional dependency: the benchmarks skip their HF rows without it)."""
+    try:
+        _transformers()
+    except ImportError:
+        return False
+    return True
+
+
 def _config_id(model, name: str) -> int | None:
     """A special id from the generation config, else the model config; the first of a list."""
     value = getattr(getattr(model, "generation_config", None), name, None)

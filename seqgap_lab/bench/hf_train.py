@@ -13,8 +13,8 @@ from typing import Callable
 
 import torch
 
-from seqgap_lab.bench.hf import peer_parser, print_rows
-from seqgap_lab.bench.hf_adapter import build_marian
+from seqgap_lab.bench.hf import HF_MODEL, NO_TRANSFORMERS, peer_parser, print_rows
+from seqgap_lab.bench.hf_adapter import build_marian, transformers_available
 from seqgap_lab.core.config import ModelConfig, check_choice, check_int
 from seqgap_lab.core.runtime import autocast, get_device, seed_everything
 from seqgap_lab.core.timing import bench_row, interleaved
@@ -24,7 +24,6 @@ from seqgap_lab.models import build_model
 from seqgap_lab.strategies import get_strategy
 from seqgap_lab.training.step_cost import SIZES, random_batch, train_step_fn
 
-HF_MODEL = "hf_marian"
 MRT_SAMPLES = 4  # candidates per source in the MRT step (the smallest of the MRT rows of bench/mrt.py)
 
 
@@ -64,10 +63,8 @@ def hf_train_rows(device: torch.device | str, repeats: int, size: str = "peer") 
     transformers, one note row saying so."""
     check_choice("hf_train_rows", "size", size, tuple(SIZES))
     check_int("hf_train_rows", "repeats", repeats, 1, 1000)
-    try:
-        import transformers  # noqa: F401
-    except ImportError:
-        return [bench_row(HF_MODEL, "hf_train_rows_skipped", 0.0, "", "transformers is not installed")]
+    if not transformers_available():
+        return [bench_row(HF_MODEL, "hf_train_rows_skipped", 0.0, "", NO_TRANSFORMERS)]
     dev = torch.device(device) if isinstance(device, str) else device
     spec = SIZES[size]
     fns, batch = step_fns(spec, dev)

@@ -251,6 +251,8 @@ def test_imports_without_transformers():
             "import seqgap_lab, seqgap_lab.bench.hf_adapter, seqgap_lab.decoding\n"
             "from seqgap_lab.bench.hf import hf_rows\n"
             "rows = hf_rows('cpu', 1, size='tiny'); assert rows[0]['metric'] == 'hf_rows_skipped', rows\n"
+            "from seqgap_lab.bench.hf_train import hf_train_rows\n"
+            "rows = hf_train_rows('cpu', 1, size='tiny'); assert rows[0]['metric'] == 'hf_train_rows_skipped', rows\n"
             "try:\n    seqgap_lab.bench.hf_adapter.build_gpt2()\nexcept ImportError as e:\n    print('ok', e)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -7,8 +7,10 @@ import torch
 pytest.importorskip("transformers")
 
 from seqgap_lab.bench import hf_train  # noqa: E402
-from seqgap_lab.core.config import ConfigError  # noqa: E402
-from seqgap_lab.training.step_cost import SIZES  # noqa: E402
+from seqgap_lab.bench.hf_adapter import build_marian  # noqa: E402
+from seqgap_lab.core.config import ConfigError, ModelConfig  # noqa: E402
+from seqgap_lab.models import build_model  # noqa: E402
+from seqgap_lab.training.step_cost import SIZES, random_batch, train_step_fn  # noqa: E402
 
 CPU = torch.device("cpu")
 
@@ -23,16 +25,17 @@ def test_rows_cover_every_step_and_the_speedup():
 
 
 def test_each_step_trains_its_model():
-    """Every timed call is a whole step: the weights of both models move, on the same batch."""
-    fns, batch = hf_train.step_fns(SIZES["tiny"], CPU)
-    assert batch.tgt_out.shape == (SIZES["tiny"]["batch"], SIZES["tiny"]["tgt_len"])
-    for name in ("transformer/tf", "hf_marian/tf"):
-        model = fns[name].__closure__  # the step closes over its optimiser; read the params through it
-        opt = next(c.cell_contents for c in model if isinstance(c.cell_contents, torch.optim.Optimizer))
-        before = [p.detach().clone() for p in opt.param_groups[0]["params"]]
-        fns[name]()
-        after = opt.param_groups[0]["params"]
-        assert any(not torch.equal(a, b) for a, b in zip(after, before)), name
+    """Every timed call is a whole step: the weights of ours and of HF's Marian move, on the same batch."""
+    size = SIZES["tiny"]
+    batch = random_batch(size, CPU)
+    ours = build_model(ModelConfig(kind="transformer", d_model=size["d_model"], num_heads=size["num_heads"],
+                                   num_layers=size["num_layers"], ffn_dim=size["ffn_dim"], dropout=0.0),
+                       size["vocab"]).train()
+    hf = build_marian(size["vocab"], size["d_model"], size["num_layers"], size["num_heads"], size["ffn_dim"]).train()
+    for model, step in ((ours, train_step_fn(ours, batch, CPU)), (hf, hf_train.hf_train_step_fn(hf, batch, CPU))):
+        before = [p.detach().clone() for p in model.parameters()]
+        step()
+        assert any(not torch.equal(a, b) for a, b in zip(model.parameters(), before)), type(model).__name__
 
 
 def test_bad_size_and_repeats_are_refused():
