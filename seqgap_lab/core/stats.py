@@ -52,3 +52,38 @@ def bleu_verdict(new: list[float], base: list[float]) -> str:
     if delta < -tol:
         return f"hurts ({delta:.2f} BLEU)"
     return f"makes no clear difference ({delta:+.2f} BLEU, within ±{tol:.2f})"
+
+
+def bootstrap_sums(columns: dict[str, np.ndarray], statistic, draws: int = 1000, seed: int = 0,
+                   level: float = 0.95) -> tuple[float, float, float]:
+    """(estimate, low, high): statistic(totals) on all units and its percentile interval over `draws` resamples
+    of the units (rows of every column, resampled together: a paired bootstrap).
+
+    columns: per-unit values, each (N,) or (N, K); statistic maps a dict of column totals with a leading draw
+    axis, (D,) or (D, K), to (D,) values. Totals rather than means keep ratio statistics (errors / tokens) exact.
+    """
+    n = len(next(iter(columns.values())))
+    if n == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(draws)]).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        estimate = float(statistic({k: np.asarray(v, float).sum(0)[None] for k, v in columns.items()})[0])
+        boot = statistic({k: np.tensordot(weights, np.asarray(v, float), axes=(1, 0)) for k, v in columns.items()})
+    boot = boot[np.isfinite(boot)]
+    if not len(boot):
+        return estimate, float("nan"), float("nan")
+    low, high = np.percentile(boot, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return estimate, float(low), float(high)
+
+
+def effect_verdict(estimate: float, low: float, high: float, delta: float, yes: str, no: str) -> str:
+    """Three-way verdict on an effect with a 95% interval and a smallest effect of interest delta (stated before
+    measuring): `no` when the interval lies below delta, `yes` when it lies above 0, otherwise 'underpowered'."""
+    if estimate != estimate:
+        return f"{no} (nothing to compare)"
+    if high == high and high < delta:
+        return no
+    if low == low and low > 0:
+        return yes
+    return f"underpowered (the interval [{low:.3g}, {high:.3g}] includes both 0 and {delta:g})"

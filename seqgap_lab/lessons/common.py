@@ -19,6 +19,7 @@ import pandas as pd
 
 from seqgap_lab.core import seeds
 from seqgap_lab.probes import exposure as ex
+from seqgap_lab.probes import exposure_tables
 from seqgap_lab.zoo.synthetic import TrainedModel
 
 EXAMPLES = ("within training lengths", "longer than training")
@@ -52,7 +53,9 @@ def measure(run: TrainedModel, train_positions: int) -> dict[str, pd.DataFrame]:
                               "final_loss": float(last.get("loss", np.nan)),
                               "dev_token_acc": float(last.get("dev_token_acc", np.nan)),
                               "measure_seconds": time.perf_counter() - start}])
-    return {"per_position": ex.per_position_error(errors, by=["examples"]), "by_length": by_length,
+    # The aligned free-running error (probes/exposure.py); the positional contrast belongs to notebook 01.
+    per_position = exposure_tables.per_position_error(errors.drop(columns="fr_error_positional"), by=["examples"])
+    return {"per_position": per_position, "by_length": by_length,
             "training": training}
 
 

@@ -1,19 +1,12 @@
 """Character error rate: Levenshtein distance (substitutions, insertions, deletions, each cost 1) over the
-reference length. No edit-distance library is a dependency, so a small DP is used (tested by hand)."""
+reference length, computed by rapidfuzz (metrics/alignment.py)."""
 from __future__ import annotations
 
 from typing import Sequence
 
+from seqgap_lab.metrics.alignment import edit_distance
 
-def edit_distance(hyp: Sequence, ref: Sequence) -> int:
-    """Minimum number of single-symbol substitutions, insertions and deletions turning hyp into ref."""
-    prev = list(range(len(ref) + 1))
-    for i, h in enumerate(hyp, 1):
-        cur = [i] + [0] * len(ref)
-        for j, r in enumerate(ref, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (h != r))
-        prev = cur
-    return prev[-1]
+__all__ = ["cer", "edit_distance"]
 
 
 def cer(hyps: Sequence[Sequence], refs: Sequence[Sequence]) -> float:

@@ -2,8 +2,16 @@
 free running, error conditioned on an earlier error, error injection, and ExAccErr (Arora et al. 2022).
 
 Positions are 1-based over the target followed by <eos> (position len(tgt)+1 is the stop decision).
-The oracle's correct token at position t is the gold target token t: for these tasks the correct
-output is fixed by the source, whatever prefix the model has written.
+Free-running output is scored after aligning it to the reference by minimum edit distance
+(metrics/alignment.py): one skipped token is one error, not an error at every later position. The
+positional score (token t against gold token t) is kept beside it as `fr_error_positional`, to show
+what it would have claimed. Teacher-forced scoring needs no alignment: every step reads the gold prefix.
+
+The oracle's correct next token after a prefix the model wrote itself: for tasks whose output is fixed
+by the source (copy, reverse, sort, addition), the reference token that follows the alignment the
+prefix implies (metrics.alignment.oracle_continuation): after a skipped token the oracle goes on from
+where the model now is, after a substituted one from the next position. On the gold prefix it is the
+gold token.
 """
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ import torch
 
 from seqgap_lab.data.batching import Batch, collate
 from seqgap_lab.data.vocab import BOS, EOS, PAD
+from seqgap_lab.metrics.alignment import align, aligned_errors, consumed, oracle_continuation
 from seqgap_lab.models.base import Seq2SeqModel
 
 FREE = -1  # in a forcing matrix: feed the model's own prediction at this step
@@ -22,32 +31,37 @@ FREE = -1  # in a forcing matrix: feed the model's own prediction at this step
 
 @torch.no_grad()
 def rollout(model: Seq2SeqModel, batch: Batch, forced: torch.Tensor | None = None,
-            sample: bool = False, generator: torch.Generator | None = None) -> dict:
+            sample: bool = False, generator: torch.Generator | None = None, keep_log_probs: bool = False) -> dict:
     """Run the decoder for T = tgt_out.shape[1] steps, never stopping at <eos>.
 
     forced (B, T): the token written at step t (the next step's input), or FREE to write the
     model's own choice (argmax, or a sample when sample=True). Returns (B, T) tensors:
     `pred` the argmax at each step, `written` the tokens actually written, and `gold_nll`
-    = -log p_model(gold token | written prefix).
+    = -log p_model(gold token | written prefix); with keep_log_probs also `log_probs` (B, T, V).
     """
     src_mask = batch.src_mask
     b, steps = batch.tgt_out.shape
     forced = torch.full((b, steps), FREE, dtype=torch.long, device=batch.src.device) if forced is None else forced
     state = model.init_state(model.encode(batch.src, src_mask), src_mask)
     prev = torch.full((b,), BOS, dtype=torch.long, device=batch.src.device)
-    pred, written, gold_nll = [], [], []
+    pred, written, gold_nll, kept = [], [], [], []
     for t in range(steps):
         logits, state = model.step(prev, state)
         log_probs = logits.float().log_softmax(-1)  # (B, V)
         choice = log_probs.argmax(-1)
         pred.append(choice)
+        if keep_log_probs:
+            kept.append(log_probs)
         gold_nll.append(-log_probs.gather(1, batch.tgt_out[:, t:t + 1].clamp(min=0))[:, 0])
         if sample:
             choice = torch.multinomial(log_probs.exp(), 1, generator=generator)[:, 0]
         prev = torch.where(forced[:, t] == FREE, choice, forced[:, t])
         written.append(prev)
     stack = lambda xs: torch.stack(xs, 1)  # noqa: E731  list of (B,) -> (B, T)
-    return {"pred": stack(pred), "written": stack(written), "gold_nll": stack(gold_nll)}
+    out = {"pred": stack(pred), "written": stack(written), "gold_nll": stack(gold_nll)}
+    if keep_log_probs:
+        out["log_probs"] = stack(kept)  # (B, T, V)
+    return out
 
 
 def stop_after_eos(tokens: torch.Tensor) -> torch.Tensor:
@@ -68,14 +82,28 @@ def _device(model: Seq2SeqModel) -> torch.device:
     return next(model.parameters()).device
 
 
+def output_rows(written: torch.Tensor) -> list[list[int]]:
+    """Each row's output up to and including its first <eos> (the whole row without one): (B, T) -> lists."""
+    out = []
+    for row in written.tolist():
+        out.append(row[: row.index(EOS) + 1] if EOS in row else row)
+    return out
+
+
+def reference_rows(batch: Batch) -> list[list[int]]:
+    """Each row's reference: the target followed by <eos>, padding dropped."""
+    return [[t for t in row if t != PAD] for row in batch.tgt_out.tolist()]
+
+
 @torch.no_grad()
 def token_errors(model: Seq2SeqModel, pairs: Sequence, batch_size: int = 256,
                  free_running: bool = True) -> pd.DataFrame:
     """One row per (example, position): teacher-forced and free-running correctness.
 
-    Columns: example, length (target tokens), position, tf_error, fr_error (bools). Free running is
-    greedy decoding that stops at <eos>; positions it never reaches count as errors. With
-    free_running=False that decoding is skipped and fr_error is left out.
+    Columns: example, length (target tokens), position, tf_error; with free running (greedy, stopping at
+    <eos>) also fr_error (aligned: substituted, deleted or preceded by insertions), fr_substituted,
+    fr_deleted, fr_inserted (extra tokens charged to the position) and fr_error_positional (output token t
+    differs from gold token t; positions never reached count as errors).
     """
     model.eval()
     rows = []
@@ -84,91 +112,72 @@ def token_errors(model: Seq2SeqModel, pairs: Sequence, batch_size: int = 256,
         mask = batch.tgt_mask
         tf_err = (tf_pred != batch.tgt_out) & mask
         lengths = mask.sum(1) - 1
-        b_idx, pos = mask.nonzero(as_tuple=True)
+        b_idx, pos = mask.nonzero(as_tuple=True)  # row-major: each row's positions in order
         part = pd.DataFrame({"example": np.asarray(idx)[b_idx.cpu().numpy()], "length": lengths[b_idx].cpu().numpy(),
                              "position": pos.cpu().numpy() + 1, "tf_error": tf_err[b_idx, pos].cpu().numpy()})
         if free_running:
-            fr_pred = stop_after_eos(rollout(model, batch)["written"])  # (B, T)
-            part["fr_error"] = ((fr_pred != batch.tgt_out) & mask)[b_idx, pos].cpu().numpy()
+            written = rollout(model, batch)["written"]  # (B, T)
+            aligned = [align(h, r) for h, r in zip(output_rows(written), reference_rows(batch))]
+            part["fr_substituted"] = np.concatenate([a.substituted for a in aligned]).astype(bool)
+            part["fr_deleted"] = np.concatenate([a.deleted for a in aligned]).astype(bool)
+            part["fr_inserted"] = np.concatenate([a.inserted for a in aligned]).astype(int)
+            part["fr_error"] = part["fr_substituted"] | part["fr_deleted"] | (part["fr_inserted"] > 0)
+            positional = (stop_after_eos(written) != batch.tgt_out) & mask
+            part["fr_error_positional"] = positional[b_idx, pos].cpu().numpy()
         rows.append(part)
     return pd.concat(rows, ignore_index=True)
 
 
-def per_position_error(errors: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
-    """Tidy error rate by position (and any `by` columns) for both modes.
-
-    Columns: *by, position, mode ('teacher-forced' | 'free-running'), error_rate, count.
-    """
-    keys = [*by, "position"]
-    g = errors.groupby(keys)
-    out = []
-    for mode, col in (("teacher-forced", "tf_error"), ("free-running", "fr_error")):
-        part = pd.DataFrame({"error_rate": g[col].mean(), "count": g[col].size()}).reset_index()
-        part.insert(len(keys), "mode", mode)
-        out.append(part)
-    return pd.concat(out, ignore_index=True)
-
-
-def conditional_error(errors: pd.DataFrame) -> pd.DataFrame:
-    """Free-running error at position t given whether an earlier position was already wrong.
-
-    Columns: position, condition ('clean prefix' | 'after an error'), error_rate, count. The gap
-    between the two curves is the compounding signature.
-    """
-    e = errors.sort_values(["example", "position"]).copy()
-    earlier = e.groupby("example")["fr_error"].cumsum() - e["fr_error"]
-    e["condition"] = np.where(earlier > 0, "after an error", "clean prefix")
-    e = e[e["position"] > 1]
-    g = e.groupby(["position", "condition"])["fr_error"]
-    out = pd.DataFrame({"error_rate": g.mean(), "count": g.size()}).reset_index()
-    return out[["position", "condition", "error_rate", "count"]]
-
-
 @torch.no_grad()
-def injection(model: Seq2SeqModel, pairs: Sequence, wrong_ids: Sequence[int], at: int, k: int,
-              seed: int = 0, batch_size: int = 256) -> pd.DataFrame:
+def injection_errors(model: Seq2SeqModel, pairs: Sequence, wrong_ids: Sequence[int], at: int, k: int,
+                     seed: int = 0, batch_size: int = 256) -> pd.DataFrame:
     """Force k wrong tokens at positions at+1..at+k (gold before), then let the model run free.
 
-    Compared with a clean run that is fed the gold prefix up to the same point. Only examples whose
-    target (with <eos>) extends past the injection are used. Columns: offset (steps after the last
-    injected token, 1 = the first free step), condition ('injected' | 'clean'), error_rate, count.
+    Compared, example by example, with a clean run fed the gold prefix up to the same point. Both outputs are
+    aligned to the reference (metrics/alignment.py) and scored at the reference positions after the injected
+    ones. Only examples whose target (with <eos>) extends past the injection are used. Columns: example,
+    offset (1 = the first free step), condition ('injected' | 'clean'), error.
     """
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     wrong = torch.as_tensor(sorted(set(wrong_ids)))
     if len(wrong) < 2:
         raise ValueError(f"wrong_ids needs at least 2 distinct ids, got {list(wrong_ids)}")
-    keep = [p for p in pairs if len(p[1]) + 1 > at + k]
+    keep = [i for i, p in enumerate(pairs) if len(p[1]) + 1 > at + k]
     rows = []
-    for _, batch in _batches(keep, batch_size, _device(model)):
+    for idx, batch in _batches([pairs[i] for i in keep], batch_size, _device(model)):
         gold = batch.tgt_out
         forced = torch.full_like(gold, FREE)
         forced[:, : at + k] = gold[:, : at + k]
-        clean = stop_after_eos(rollout(model, batch, forced)["written"])
+        clean = rollout(model, batch, forced)["written"]
         draws = wrong[torch.randint(len(wrong), (gold.shape[0], k), generator=gen)].to(gold.device)
         # A draw equal to gold is not an error: shift it to the next wrong id.
         same = draws == gold[:, at:at + k]
         draws[same] = wrong.to(gold.device)[(torch.searchsorted(wrong.to(gold.device), draws[same]) + 1) % len(wrong)]
         forced[:, at:at + k] = draws
-        injected = stop_after_eos(rollout(model, batch, forced)["written"])
+        injected = rollout(model, batch, forced)["written"]
+        refs = reference_rows(batch)
         for name, out in (("clean", clean), ("injected", injected)):
-            err = (out != gold) & batch.tgt_mask
-            for t in range(at + k, gold.shape[1]):
-                valid = batch.tgt_mask[:, t]
-                rows.append((t - at - k + 1, name, int(err[valid, t].sum()), int(valid.sum())))
-    df = pd.DataFrame(rows, columns=["offset", "condition", "errors", "count"])
-    df = df.groupby(["offset", "condition"], as_index=False)[["errors", "count"]].sum()
-    df["error_rate"] = df["errors"] / df["count"]
-    return df[df["count"] > 0][["offset", "condition", "error_rate", "count"]].reset_index(drop=True)
+            for i, hyp, ref in zip(idx, output_rows(out), refs):
+                errs = aligned_errors(hyp, ref)
+                rows += [(keep[i], t - at - k + 1, name, errs[t]) for t in range(at + k, len(ref))]
+    return pd.DataFrame(rows, columns=["example", "offset", "condition", "error"])
+
+
+def injection(errors: pd.DataFrame) -> pd.DataFrame:
+    """Error rate by offset and condition from injection_errors(): offset, condition, error_rate, count."""
+    g = errors.groupby(["offset", "condition"])["error"]
+    return pd.DataFrame({"error_rate": g.mean(), "count": g.size()}).reset_index()
 
 
 @torch.no_grad()
 def step_errors(model: Seq2SeqModel, pairs: Sequence, prefix: str = "greedy", seed: int = 0,
                 batch_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-step errors eps = -log p_model(oracle token) for each example, padded with NaN.
+    """Per-step errors eps = -log p_model(oracle's next token | prefix) for each example, padded with NaN.
 
-    Returns (eps_model, eps_oracle, lengths): eps over the model's own prefixes ('greedy' or
-    'sample') and over oracle (gold) prefixes, each (N, T), and the lengths incl. <eos>.
+    Returns (eps_model, eps_oracle, lengths): eps over the model's own prefixes ('greedy' or 'sample'), where
+    the oracle's next token follows the alignment of that prefix (module docstring), and over oracle (gold)
+    prefixes, each (N, T); and the lengths incl. <eos>.
     """
     if prefix not in ("greedy", "sample"):
         raise ValueError(f"prefix = {prefix!r} is not allowed: expected 'greedy' | 'sample'")
@@ -177,65 +186,60 @@ def step_errors(model: Seq2SeqModel, pairs: Sequence, prefix: str = "greedy", se
     width = max(len(t) for _, t in pairs) + 1
     eps_model, eps_oracle = np.full((len(pairs), width), np.nan), np.full((len(pairs), width), np.nan)
     for idx, batch in _batches(pairs, batch_size, _device(model)):
-        own = rollout(model, batch, sample=prefix == "sample", generator=gen)["gold_nll"]
+        own = rollout(model, batch, sample=prefix == "sample", generator=gen, keep_log_probs=True)
         gold = torch.full_like(batch.tgt_out, FREE)
         gold[batch.tgt_mask] = batch.tgt_out[batch.tgt_mask]
         oracle = rollout(model, batch, forced=gold)["gold_nll"]
-        mask = batch.tgt_mask.cpu().numpy()
-        for row, i in enumerate(idx):
-            n = int(mask[row].sum())
-            eps_model[i, :n] = own[row, :n].cpu().numpy()
+        written, log_probs = own["written"].tolist(), own["log_probs"].cpu()
+        for row, (i, ref) in enumerate(zip(idx, reference_rows(batch))):
+            n = len(ref)
+            target = torch.as_tensor(oracle_continuation(written[row], ref, n, EOS))  # (n,)
+            eps_model[i, :n] = -log_probs[row, torch.arange(n), target].numpy()
             eps_oracle[i, :n] = oracle[row, :n].cpu().numpy()
     lengths = (~np.isnan(eps_model)).sum(1)
     return eps_model, eps_oracle, lengths
 
 
-def exaccerr(eps_model: np.ndarray, eps_oracle: np.ndarray, lengths: np.ndarray) -> pd.DataFrame:
-    """ExAccErr(l) = (R(l) - l*eps_bar(l)) / (l*eps_bar(l)) * 100% (Arora et al. 2022).
-
-    R(l): expected sum of eps over the first l steps of model-generated prefixes; l*eps_bar(l): the
-    same sum over oracle prefixes. At each l only examples at least l steps long are averaged.
-    Columns: length, regret (R), oracle_sum (l*eps_bar), exaccerr_pct, count.
-    """
-    rows = []
-    cum_model, cum_oracle = np.nancumsum(eps_model, 1), np.nancumsum(eps_oracle, 1)
-    for l in range(1, eps_model.shape[1] + 1):
-        sel = lengths >= l
-        if not sel.any():
-            continue
-        r, base = cum_model[sel, l - 1].mean(), cum_oracle[sel, l - 1].mean()
-        pct = (r - base) / base * 100.0 if base > 0 else float("nan")
-        rows.append((l, r, base, pct, int(sel.sum())))
-    return pd.DataFrame(rows, columns=["length", "regret", "oracle_sum", "exaccerr_pct", "count"])
-
-
 @torch.no_grad()
 def continuation_loss(model: Seq2SeqModel, pairs: Sequence, ks: Sequence[int], batch_size: int = 128) -> pd.DataFrame:
-    """Loss on the reference continuation y_{k+1..} after a k-token prefix written by the model itself
-    (greedy) vs after the gold k-token prefix: the real-data compounding curve, no oracle needed.
+    """Loss on the reference continuation after a k-token prefix written by the model itself (greedy) vs after
+    the gold prefix that covers the same reference tokens: the real-data compounding curve, no oracle needed.
 
+    The model's prefix is aligned to the reference (metrics.alignment.consumed): if it accounts for the first j
+    reference tokens, both prefixes are scored on the same continuation y_{j+1..}<eos>, the gold one after
+    y_1..y_j. (Scoring y_{k+1..} after a prefix that skipped a word would charge the shift to compounding.)
     Only examples whose target (with <eos>) is longer than k count at that k. Columns: k, prefix
     ('model' | 'gold'), loss (mean nll per continuation token), tokens, examples.
     """
     model.eval()
     sums: dict = {}
     for _, batch in _batches(pairs, batch_size, _device(model)):
-        gold = torch.full_like(batch.tgt_out, FREE)
-        gold[batch.tgt_mask] = batch.tgt_out[batch.tgt_mask]
-        gold_nll = rollout(model, batch, forced=gold)["gold_nll"]  # (B, T)
+        written, refs = rollout(model, batch)["written"].tolist(), reference_rows(batch)  # greedy, (B, T)
         for k in ks:
-            if k >= batch.tgt_out.shape[1]:
-                continue
-            forced = gold.clone()
-            forced[:, :k] = FREE  # the model writes its own first k tokens, then reads the reference
-            own_nll = rollout(model, batch, forced=forced)["gold_nll"]
-            cont = batch.tgt_mask.clone()
-            cont[:, :k] = False  # (B, T) continuation tokens only
-            n_examples = int(cont.any(1).sum())
-            for name, nll in (("model", own_nll), ("gold", gold_nll)):
+            own = [(r, w[:k], int(consumed([w[:k]], ref)[0]))
+                   for r, (w, ref) in enumerate(zip(written, refs)) if len(ref) > k]
+            for name, prefixes in (("model", own), ("gold", [(r, refs[r][:j], j) for r, _, j in own])):
+                total, tokens = _continuation_nll(model, batch, refs, prefixes)
                 acc = sums.setdefault((k, name), [0.0, 0, 0])
-                acc[0] += float(nll[cont].sum())
-                acc[1] += int(cont.sum())
-                acc[2] += n_examples
+                acc[0], acc[1], acc[2] = acc[0] + total, acc[1] + tokens, acc[2] + len(prefixes)
     rows = [(k, name, s / max(n, 1), n, e) for (k, name), (s, n, e) in sorted(sums.items())]
     return pd.DataFrame(rows, columns=["k", "prefix", "loss", "tokens", "examples"])
+
+
+def _continuation_nll(model: Seq2SeqModel, batch: Batch, refs: list, prefixes: list) -> tuple[float, int]:
+    """Sum of -log p(ref[j:] | src, prefix) over (row, prefix, j) triples, by one teacher-forced forward."""
+    if not prefixes:
+        return 0.0, 0
+    rows = torch.as_tensor([r for r, _, _ in prefixes], device=batch.src.device)
+    seqs = [[BOS, *p, *refs[r][j:]] for r, p, j in prefixes]
+    width = max(map(len, seqs))
+    tgt = torch.full((len(seqs), width), PAD, dtype=torch.long)
+    scored = torch.zeros((len(seqs), width - 1), dtype=torch.bool)  # (P, W - 1): positions holding ref[j:]
+    for row, (seq, (_, p, _)) in enumerate(zip(seqs, prefixes)):
+        tgt[row, : len(seq)] = torch.as_tensor(seq)
+        scored[row, len(p): len(seq) - 1] = True
+    tgt, scored = tgt.to(batch.src.device), scored.to(batch.src.device)
+    src = batch.src.index_select(0, rows)
+    log_probs = model(src, tgt[:, :-1], src != PAD).float().log_softmax(-1)  # (P, W - 1, V)
+    nll = -log_probs.gather(2, tgt[:, 1:, None])[..., 0]
+    return float(nll[scored].sum()), int(scored.sum())

@@ -2,8 +2,8 @@
 and CTC (notebook 11's compounding curves).
 
 Free-running error of reference position t (every model): the greedy transcript is aligned to the reference by
-a minimum edit-distance path; position t is an error when its character is substituted or deleted, or when
-insertions come right before it (insertions past the end go to the last position). Aligning first keeps one
+a minimum edit-distance path (metrics/alignment.py, rapidfuzz); position t is an error when its character is
+substituted or deleted, or when insertions come right before it (insertions past the end go to the last position). Aligning first keeps one
 dropped character from counting every later position wrong (that would measure a shift, not compounding).
 Teacher-forced error of position t (autoregressive models only), one prediction per reference position:
 - attention: the argmax at step t given the gold prefix y_<t (the teacher-forced forward pass);
@@ -23,31 +23,11 @@ import torch
 
 from seqgap_lab.data.speech.batching import SpeechPair, collate_speech
 from seqgap_lab.data.vocab import BOS
+from seqgap_lab.metrics.alignment import aligned_errors
 
 BLANK = 0
-
-
-def aligned_errors(hyp: Sequence, ref: Sequence) -> list[bool]:
-    """Per reference position: True when it is substituted, deleted or preceded by inserted symbols."""
-    n, m = len(hyp), len(ref)
-    d = [list(range(m + 1))]  # d[i][j]: edit distance of hyp[:i] and ref[:j] (plain lists: scalar work)
-    for i in range(1, n + 1):
-        prev, row = d[-1], [i] + [0] * m
-        for j in range(1, m + 1):
-            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (hyp[i - 1] != ref[j - 1]))
-        d.append(row)
-    errors, i, j = [False] * m, n, m
-    while i > 0 or j > 0:  # backtrace from the end: prefer a match/substitution, then deletion, then insertion
-        if i > 0 and j > 0 and d[i][j] == d[i - 1][j - 1] + (hyp[i - 1] != ref[j - 1]):
-            errors[j - 1] = errors[j - 1] or hyp[i - 1] != ref[j - 1]  # keep a charged insertion
-            i, j = i - 1, j - 1
-        elif j > 0 and d[i][j] == d[i][j - 1] + 1:
-            errors[j - 1], j = True, j - 1
-        else:  # an insertion: charge the reference position that follows it (the last one at the end)
-            if m:
-                errors[min(j, m - 1)] = True
-            i -= 1
-    return errors
+__all__ = ["BLANK", "aligned_errors", "free_running", "teacher_forced", "by_position", "gap_table",
+           "attention_teacher_forced", "transducer_teacher_forced"]
 
 
 def _rows(kind: str, mode: str, hyps_errors: Sequence[Sequence[bool]], buckets: Sequence[str]) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from seqgap_lab.core.config import DecodeConfig, check_choice
 from seqgap_lab.data.synthetic.tasks import make_task
 from seqgap_lab.decoding import decode_sequences
 from seqgap_lab.probes import exposure as ex
+from seqgap_lab.probes.exposure_tables import exaccerr
 from seqgap_lab.strategies.mrt import token_error
 from seqgap_lab.training.runs import run_config
 from seqgap_lab.zoo import distillation, mrt, scheduled_sampling, synthetic
@@ -134,7 +135,7 @@ def measure(run: TrainedModel, config: DecodeConfig, amateur_model=None) -> pd.D
 
 def _exaccerr_rows(run: TrainedModel, train_max: int) -> list[dict]:
     """ExAccErr at the longest output length reached by at least 20 test examples, within and beyond training."""
-    table = ex.exaccerr(*ex.step_errors(run.model, run.splits.test))
+    table = exaccerr(*ex.step_errors(run.model, run.splits.test))
     table = table[table["count"] >= 20]
     rows = []
     for beyond, part in ((False, table[table["length"] <= train_max + 1]), (True, table[table["length"] > train_max + 1])):

@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.notebook, pytest.mark.timeout(900)]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 # Every notebook's smoke summary and the config-keyed cache files its smoke run wrote, recorded at commit 05a6067,
 # the last before the layout move (issue 15), each notebook in its own fresh folder as here: the move must change
-# no number and no cache key.
+# no number and no cache key. An issue that changes a notebook's numbers on purpose re-records that notebook's
+# entry with record_smoke_fixture.py; the fixture's `re_recorded` list names each such change and why.
 BEFORE_MOVE = json.loads((FIXTURES / "smoke_before_layout_move.json").read_text(encoding="utf-8"))
 
 # Numbers that measure the machine rather than the model: they differ between any two runs, so they are left

@@ -20,7 +20,14 @@ from torch import nn
 
 from seqgap_lab.data.batching import collate
 from seqgap_lab.data.vocab import BOS, EOS, PAD
-from seqgap_lab.probes.exposure import (FREE, conditional_error, exaccerr, injection, per_position_error, rollout, step_errors, stop_after_eos, token_errors)
+from seqgap_lab.probes import exposure
+from seqgap_lab.probes.exposure import FREE, injection_errors, rollout, step_errors, stop_after_eos, token_errors
+from seqgap_lab.probes.exposure_tables import conditional_error, exaccerr, per_position_error
+
+
+def injection(model, pairs, **kwargs):
+    """The injection table by offset and condition (both steps of probes/exposure.py)."""
+    return exposure.injection(injection_errors(model, pairs, **kwargs))
 from seqgap_lab.models.base import DecoderState, Seq2SeqModel
 
 V = 10
@@ -207,7 +214,9 @@ def test_token_errors_compounding_hand_worked():
     # the single error is scripted at step 2 under *any* prefix: TF errs there only, FR keeps erring.
     model = ScriptedModel(flip_steps=(1,))
     errors = token_errors(model, PAIRS, batch_size=3)
-    assert list(errors.columns) == ["example", "length", "position", "tf_error", "fr_error"]
+    assert list(errors.columns) == ["example", "length", "position", "tf_error", "fr_substituted", "fr_deleted",
+                                    "fr_inserted", "fr_error", "fr_error_positional"]
+    assert errors["fr_error"].equals(errors["fr_error_positional"])  # substitutions only: no shift
     assert len(errors) == sum(len(t) + 1 for _, t in PAIRS)
     for i, (_, tgt) in enumerate(PAIRS):
         rows = errors[errors["example"] == i].sort_values("position")
@@ -247,7 +256,10 @@ def test_token_errors_positions_after_an_early_stop_are_errors():
     model = ScriptedModel(compounding=False, flip_steps=(1,), wrong=EOS)
     errors = token_errors(model, _copy([3, 4, 5, 6])).sort_values("position")
     assert errors["tf_error"].tolist() == [False, True, False, False, False]
-    assert errors["fr_error"].tolist() == [False, True, True, True, True]
+    assert errors["fr_error_positional"].tolist() == [False, True, True, True, True]
+    # Aligned, the output [3, <eos>] leaves out 4, 5, 6 (three deletions) and its <eos> matches the reference's.
+    assert errors["fr_error"].tolist() == [False, True, True, True, False]
+    assert errors["fr_deleted"].tolist() == [False, True, True, True, False]
 
 
 def test_conditional_error_on_a_hand_made_frame():
@@ -270,8 +282,10 @@ def test_conditional_error_on_a_hand_made_frame():
 
 
 def test_injection_positional_model_recovers_fully():
-    pairs = _copy([3, 4, 5, 6], [5, 6, 7, 8, 3], [4, 3, 5])
-    df = injection(ScriptedModel(compounding=False), pairs, wrong_ids=[3, 4, 5, 6, 7, 8], at=1, k=2)
+    # Wrong ids that occur nowhere in the targets: an injected token that matched a later reference token
+    # could be aligned to it (a legitimate shorter alignment), which is not what this test is about.
+    pairs = _copy([3, 4, 5, 6], [5, 6, 3, 4, 3], [4, 3, 5])
+    df = injection(ScriptedModel(compounding=False), pairs, wrong_ids=[7, 8], at=1, k=2)
     assert list(df.columns) == ["offset", "condition", "error_rate", "count"]
     clean = df[df["condition"] == "clean"].set_index("offset")
     injected = df[df["condition"] == "injected"].set_index("offset")
@@ -281,7 +295,9 @@ def test_injection_positional_model_recovers_fully():
 
 
 def test_injection_compounding_model_does_not_recover():
-    pairs = _copy([3, 4, 5, 6], [3, 3, 4], [4, 4, 3, 3, 4], [3])  # the last is too short and is dropped
+    # the last is too short and is dropped; after the injected positions no target holds 3 or 4, so an injected
+    # token cannot align to a later reference token
+    pairs = _copy([3, 4, 5, 6], [3, 3, 5], [4, 4, 5, 5, 6], [3])
     # wrong ids include the gold tokens: draws equal to gold must be shifted to a real error
     df = injection(ScriptedModel(), pairs, wrong_ids=[3, 4], at=1, k=1, seed=3)
     clean = df[df["condition"] == "clean"].set_index("offset")
@@ -299,8 +315,8 @@ def test_injection_compounding_model_does_not_recover():
 def test_injection_clean_run_is_fed_gold_through_the_injection():
     # the model errs at step 1 on its own; both runs are forced over steps 0..1 (gold vs wrong), so
     # the clean run recovers (gold prefix) while the injected one compounds
-    pairs = _copy([3, 4, 5, 6], [5, 6, 7, 8, 3])
-    df = injection(ScriptedModel(flip_steps=(1,)), pairs, wrong_ids=[3, 4, 5, 6, 7, 8], at=1, k=1)
+    pairs = _copy([3, 4, 5, 6], [5, 6, 3, 4, 3])
+    df = injection(ScriptedModel(flip_steps=(1,)), pairs, wrong_ids=[7, 8], at=1, k=1)
     assert (df[df["condition"] == "clean"]["error_rate"] == 0).all()
     assert (df[df["condition"] == "injected"]["error_rate"] == 1).all()
 

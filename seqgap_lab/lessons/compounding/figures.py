@@ -41,3 +41,24 @@ def exaccerr(frame: pd.DataFrame, train_positions: dict) -> plt.Figure:
     mark_training_range(grid, train_positions, "col")
     grid.figure.suptitle("Accumulated error due to exposure bias (Arora et al. 2022)", y=1.04)
     return grid.figure
+
+
+def evidence(frame: pd.DataFrame) -> plt.Figure:
+    """Each measure's estimate with its 95% interval, one panel per measure, one row per task/model; the
+    shaded band is the smallest effect the verdicts count (delta)."""
+    frame = frame.assign(who=frame["task"] + "/" + frame["model"])
+    measures = list(dict.fromkeys(frame["measure"]))
+    fig, axes = plt.subplots(1, len(measures), figsize=(3.2 * len(measures), 0.45 * frame["who"].nunique() + 1.6),
+                             sharey=True, squeeze=False)
+    for ax, measure in zip(axes[0], measures):
+        part = frame[frame["measure"] == measure].reset_index(drop=True)
+        y = range(len(part))
+        ax.errorbar(part["estimate"], y, xerr=[(part["estimate"] - part["ci_low"]).clip(lower=0),
+                                                (part["ci_high"] - part["estimate"]).clip(lower=0)], fmt="o", ms=4)
+        ax.axvspan(-part["delta"].iloc[0], part["delta"].iloc[0], color="0.9", zorder=0)
+        ax.axvline(0, color="0.5", lw=0.8)
+        ax.set_yticks(list(y), part["who"], fontsize=8)
+        ax.set_title(measure, fontsize=8, wrap=True)
+    fig.suptitle("Compounding or length? Estimates with 95% paired-bootstrap intervals", y=1.02)
+    fig.tight_layout()
+    return fig

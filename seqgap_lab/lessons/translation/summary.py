@@ -40,7 +40,8 @@ def takeaway(head: dict, signature: str) -> str:
             f"From the shortest ({h['shortest_bucket']} words) to the longest ({h['longest_bucket']}) source bucket "
             f"BLEU goes {h['bleu_shortest_bucket']:.1f} -> {h['bleu_longest_bucket']:.1f} and chrF "
             f"{h['chrf_shortest_bucket']:.1f} -> {h['chrf_longest_bucket']:.1f}: scores {trend} with length. "
-            f"After {h['compounding_k']} tokens written by the model itself, its loss on the reference continuation "
+            f"After {h['compounding_k']} tokens written by the model itself, its loss on the reference "
+            "continuation (after the aligned prefix) "
             f"is {h['continuation_loss_model_prefix']:.2f} nats/token vs {h['continuation_loss_gold_prefix']:.2f} "
             "after the gold prefix." + (WEAK_NOTE if h["bleu"] < WEAK_BLEU else ""))
     return "\n".join(lines)
