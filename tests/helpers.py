@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+
+from seqgap_lab.metrics.text import sentence_stats
 import torch
 
 from seqgap_lab.core.config import (DECODE_METHODS, MODELS, PROFILES, SUBWORD_MODEL_TYPES, SUBWORD_NORMALIZATIONS, TASKS, DecodeConfig, ModelConfig, SubwordConfig, TaskConfig, TrainConfig)
@@ -146,7 +148,7 @@ SS_LIMIT = 4  # train_positions: positions 1..4 in range
 def ss_tables(models=("gru",), shift: dict | None = None) -> common.LengthTables:
     """Notebook 03's tables for SS_CELLS; `shift` adds to a (model, label)'s exact match within the training range."""
     within, beyond = common.EXAMPLES
-    pp, bl = [], []
+    pp, bl, ex = [], [], []
     for model in models:
         for label, (sched, p, fr_in, fr_out, em_in, em_out) in SS_CELLS.items():
             em_in += (shift or {}).get((model, label), 0.0)
@@ -159,7 +161,16 @@ def ss_tables(models=("gru",), shift: dict | None = None) -> common.LengthTables
             for length in (2, 3):
                 bl.append(dict(src_length=length, examples=within, exact_match=em_in, count=50, **tag))
             bl.append(dict(src_length=5, examples=beyond, exact_match=em_out, count=100, **tag))
-    return common.LengthTables(pd.DataFrame(pp), pd.DataFrame(bl), pd.DataFrame(), SS_LIMIT)
+            ex += _nested_examples(tag, em_in, em_out)
+    return common.LengthTables(pd.DataFrame(pp), pd.DataFrame(bl), pd.DataFrame(), SS_LIMIT, per_example=pd.DataFrame(ex))
+
+
+def _nested_examples(tag: dict, within: float, beyond: float, n: int = 100) -> list[dict]:
+    """Per-example exact match rows (lessons/common.py measure): examples 0..n-1 within the training lengths and
+    n..2n-1 beyond, the first round(rate * n) of each right, so two cells' successes nest."""
+    groups = ((0, within, common.EXAMPLES[0]), (n, beyond, common.EXAMPLES[1]))
+    return [dict(tag, example=offset + i, examples=group, correct=i < round(rate * n))
+            for offset, rate, group in groups for i in range(n)]
 
 
 # Notebook 04 (MRT): the smoke profile's main MRT cell against the teacher-forcing baseline.
@@ -168,8 +179,9 @@ MRT_MAIN = mrt_study.mrt_label(*mrt.FINETUNE["smoke"]["main"])
 
 def mrt_tables() -> mrt_study.MRTTables:
     """Notebook 04's tables: baseline 0.5 within, 0.0 beyond; MRT_MAIN 0.9 within, 0.1 beyond; 100 examples each."""
-    rows_pp, rows_bl, rows_curve = [], [], []
+    rows_pp, rows_bl, rows_curve, rows_ex = [], [], [], []
     for label, within, beyond in ((mrt_study.BASELINE, 0.5, 0.0), (MRT_MAIN, 0.9, 0.1)):
+        rows_ex += _nested_examples({"model": "gru", "label": label}, within, beyond)
         for group, em in ((common.EXAMPLES[0], within), (common.EXAMPLES[1], beyond)):
             rows_bl.append({"model": "gru", "label": label, "src_length": 3 if group == common.EXAMPLES[0] else 9,
                             "examples": group, "exact_match": em, "count": 100})
@@ -181,7 +193,7 @@ def mrt_tables() -> mrt_study.MRTTables:
             rows_curve.append({"model": "gru", "label": label, "step": step, "dev_exact_match": dev,
                                "dev_token_error": 1 - dev, "risk": risk if label == MRT_MAIN else np.nan})
     return mrt_study.MRTTables(pd.DataFrame(rows_curve), pd.DataFrame(rows_pp), pd.DataFrame(rows_bl),
-                               pd.DataFrame(), train_positions=5)
+                               pd.DataFrame(), train_positions=5, per_example=pd.DataFrame(rows_ex))
 
 
 # Notebook 08 (strategies across lengths): the sweep tables.
@@ -195,6 +207,12 @@ def _sweep_rows(strategy: str, decoding: str, seed: int, within: float, beyond: 
                  value=10.0 if strategy == "tf" else 30.0, count=1000),
             dict(base, bucket="all", bucket_lo=4, bucket_hi=24, beyond_training=False, metric="decode_seconds",
                  value=1.0 if decoding == "greedy" else 4.0, count=2 * n)]
+    # Per-example rows (sweeps/cells.py): examples 0..n-1 within, n..2n-1 beyond the training lengths; the first
+    # round(rate * n) of each group are right, so two cells' successes nest (the smaller set inside the larger).
+    for offset, rate, beyond_range, bucket in ((0, within, False, "4-9"), (n, beyond, True, "17-24")):
+        rows += [dict(base, bucket=f"example:{bucket}", bucket_lo=offset + i, bucket_hi=offset + i,
+                      beyond_training=beyond_range, metric="correct", value=float(i < round(rate * n)), count=1)
+                 for i in range(n)]
     if decoding == "greedy":
         rows += [dict(base, bucket="len 16", bucket_lo=16, bucket_hi=16, beyond_training=False,
                       metric="exaccerr_pct", value=20.0, count=n),
@@ -203,12 +221,14 @@ def _sweep_rows(strategy: str, decoding: str, seed: int, within: float, beyond: 
     return rows
 
 
-def lengths_synthetic_table(ss_beyond: float = 0.40, seeds=(0,)) -> pd.DataFrame:
-    """Notebook 08's synthetic sweep table (reverse/gru): tf greedy and beam, ss greedy (`ss_beyond` beyond range)."""
+def lengths_synthetic_table(ss_beyond: float = 0.40, seeds=(0,), ss_beyond_by_seed: dict | None = None,
+                            beam_within: float = 0.91) -> pd.DataFrame:
+    """Notebook 08's synthetic sweep table (reverse/gru): tf greedy and beam, ss greedy (`ss_beyond` beyond range,
+    or per seed from `ss_beyond_by_seed`)."""
     rows = []
     for seed in seeds:
-        rows += _sweep_rows("tf", "greedy", seed, 0.90, 0.10) + _sweep_rows("tf", "beam", seed, 0.91, 0.12)
-        rows += _sweep_rows("ss", "greedy", seed, 0.60, ss_beyond)
+        rows += _sweep_rows("tf", "greedy", seed, 0.90, 0.10) + _sweep_rows("tf", "beam", seed, beam_within, 0.12)
+        rows += _sweep_rows("ss", "greedy", seed, 0.60, (ss_beyond_by_seed or {}).get(seed, ss_beyond))
     return pd.DataFrame(rows)
 
 
@@ -227,7 +247,20 @@ def lengths_translation_table(ss_bleu=(12.0,), tf_bleu=(10.0,)) -> pd.DataFrame:
                                  count=50))
             for metric in ("train_seconds", "decode_seconds"):
                 rows.append(dict(base, bucket="all", bucket_lo=1, bucket_hi=60, metric=metric, value=5.0, count=50))
+            rows += _sentence_stat_rows(base, wrong_words=round(30 / bleu))  # 10 -> 3, 12 -> 2, 24 -> 1 of 12
     return pd.DataFrame(rows)
+
+
+def _sentence_stat_rows(base: dict, wrong_words: int, n: int = 240) -> list[dict]:
+    """Per-sentence sacrebleu BLEU statistics rows (sweeps/nmt.py) of n made-up 12-word sentences with
+    `wrong_words` words replaced: fewer wrong words, higher corpus BLEU. Half the sentences are long (41+)."""
+    words = "in the beginning god created heaven and earth the earth was without form".split()
+    refs = [" ".join(words[i % 3:] + words[: i % 3]) for i in range(n)]
+    hyps = [" ".join("x" if j % 12 < wrong_words else w for j, w in enumerate(r.split())) for r in refs]
+    stats = sentence_stats(hyps, refs)
+    return [dict(base, bucket=f"example:{'41+' if i % 2 else '1-10'}", bucket_lo=i, bucket_hi=i,
+                 metric=f"bleu_stat_{k}", value=float(v), count=1)
+            for i, row in enumerate(stats) for k, v in enumerate(row)]
 
 
 # ---- bad input: the tables of the bad-input matrix (hardening/test_bad_input.py) ----------------------------

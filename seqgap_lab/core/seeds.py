@@ -6,7 +6,8 @@ concatenates each DataFrame field with a `seed` column; `pool` then averages ove
 and widgets draw one line per cell (count-weighted where the rows carry a `count`, so the pooled rate is
 the rate over every test example of every seed). The headline is computed on the pooled tables (means over
 seeds) and, with more than one seed, `add_spread` adds `<number>_per_seed` lists and `<number>_seed_sd`.
-Takeaways pass those lists to `stats.verdict`, which then also weighs the seed-to-seed spread.
+Verdicts do not use those lists: they pair the per-example outcomes of every seed (stats.mcnemar), and the
+spread is reported beside them.
 """
 from __future__ import annotations
 
@@ -104,6 +105,5 @@ def seeds_note(seeds: list[int]) -> str:
     """The takeaway's first words on seeds."""
     if len(seeds) > 1:
         return (f"Measured with seeds {seeds}: numbers are means over the seeds, ± the standard deviation between "
-                "seeds, and a verdict also needs the difference to exceed two standard errors of its seed-to-seed "
-                "spread")
+                "seeds; verdicts pair the test examples of every seed")
     return f"Measured with seed {seeds} (one seed; the `full` profile runs {PROFILE_SEEDS['full']})"

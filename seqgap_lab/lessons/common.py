@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from seqgap_lab.core import seeds
+from seqgap_lab.core.stats import Comparison, mcnemar
 from seqgap_lab.probes import exposure as ex
 from seqgap_lab.probes import exposure_tables
 from seqgap_lab.zoo.synthetic import TrainedModel
@@ -36,16 +37,20 @@ class LengthTables:
     training: pd.DataFrame
     train_positions: int
     runs: dict = field(default_factory=dict)
+    per_example: pd.DataFrame = field(default_factory=pd.DataFrame)  # stacked over seeds, never pooled
 
 
 def measure(run: TrainedModel, train_positions: int) -> dict[str, pd.DataFrame]:
-    """Per-position error (both modes, by example group), exact match by source length, training facts."""
+    """Per-position error (both modes, by example group), exact match by source length, training facts, and
+    per-example exact match (example, examples, src_length, correct) for the paired verdicts."""
     start = time.perf_counter()
     test = run.splits.test
     errors = ex.token_errors(run.model, test)
     errors["examples"] = np.where(errors["length"] + 1 > train_positions, EXAMPLES[1], EXAMPLES[0])
     per_example = errors.groupby("example").agg(wrong=("fr_error", "any"), examples=("examples", "first"))
     per_example["src_length"] = [len(test[i][0]) for i in per_example.index]
+    exact = per_example.reset_index()[["example", "examples", "src_length"]]
+    exact["correct"] = ~per_example["wrong"].to_numpy()
     by_length = (per_example.groupby(["src_length", "examples"])["wrong"]
                  .agg(exact_match=lambda w: 1.0 - w.mean(), count="size").reset_index())
     last = run.history.iloc[-1] if len(run.history) else {}
@@ -55,8 +60,23 @@ def measure(run: TrainedModel, train_positions: int) -> dict[str, pd.DataFrame]:
                               "measure_seconds": time.perf_counter() - start}])
     # The aligned free-running error (probes/exposure.py); the positional contrast belongs to notebook 01.
     per_position = exposure_tables.per_position_error(errors.drop(columns="fr_error_positional"), by=["examples"])
-    return {"per_position": per_position, "by_length": by_length,
-            "training": training}
+    return {"per_position": per_position, "by_length": by_length, "training": training, "per_example": exact}
+
+
+def paired_cells(per_example: pd.DataFrame, new: dict, base: dict, examples: str | None = None) -> Comparison:
+    """McNemar comparison of exact match between two cells on the same test examples, seeds pooled: `new` and
+    `base` select the cells ({column: value}), `examples` one group of EXAMPLES (None: all)."""
+    frame = per_example if examples is None else per_example[per_example["examples"] == examples]
+    keys = [k for k in ("seed", "example") if k in frame]
+
+    def pick(cell: dict) -> pd.Series:
+        sel = np.ones(len(frame), dtype=bool)
+        for col, value in cell.items():
+            sel &= (frame[col] == value).to_numpy()
+        return frame[sel].set_index(keys)["correct"]
+
+    joined = pd.concat({"new": pick(new), "base": pick(base)}, axis=1, join="inner")
+    return mcnemar(joined["new"].to_numpy(bool), joined["base"].to_numpy(bool))
 
 
 def cell_numbers(tables: LengthTables, model: str, label: str, min_count: int = 20) -> dict:

@@ -8,9 +8,12 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 from sacrebleu.metrics import BLEU, CHRF
 from sacrebleu.significance import PairedTest
+
+from seqgap_lab.core.stats import MIN_EXAMPLES, Comparison, paired_bootstrap
 
 BUCKET_COLUMNS = ("bucket", "n", "bleu", "chrf", "length_ratio")
 
@@ -116,3 +119,37 @@ def paired_bleu_test(baseline: Sequence[str], system: Sequence[str], refs: Seque
     base, sys = test()[1]["BLEU"]
     return {"baseline_bleu": base.score, "baseline_ci": float(base.ci), "system_bleu": sys.score,
             "system_ci": float(sys.ci), "p_value": float(sys.p_value)}
+
+
+SCORERS = {"bleu": BLEU, "chrf": CHRF}
+
+
+def sentence_stats(hyps: Sequence[str], refs: Sequence[str], metric: str = "bleu") -> np.ndarray:
+    """sacrebleu's sufficient statistics of each sentence (N, K): corpus scores are computed from their sums,
+    which is what makes a paired bootstrap over sentences exact (and lets a sweep cache them)."""
+    _check_pairs(hyps, refs)
+    return np.asarray(SCORERS[metric]()._extract_corpus_statistics(list(hyps), [list(refs)]), dtype=float)
+
+
+def paired_stats(base: np.ndarray, new: np.ndarray, metric: str = "bleu", smallest: float = 1.0, draws: int = 1000,
+                 seed: int = 0, min_n: int = MIN_EXAMPLES) -> Comparison:
+    """Paired bootstrap of corpus `metric` new - base from per-sentence statistics of the same sentences
+    (sentence_stats; rows aligned): each draw resamples sentences and rescores both corpora with sacrebleu."""
+    if base.shape != new.shape:
+        raise ValueError(f"paired_stats needs statistics of the same sentences: shapes {base.shape} vs {new.shape}")
+    scorer = SCORERS[metric]()
+
+    def difference(totals: dict) -> np.ndarray:
+        score = lambda rows: np.array([scorer._compute_score_from_stats(list(r)).score for r in rows])  # noqa: E731
+        return score(totals["new"]) - score(totals["base"])
+
+    return paired_bootstrap({"new": new, "base": base}, difference, smallest, draws, seed, min_n,
+                            test=f"paired bootstrap of corpus {metric.upper() if metric == 'bleu' else 'chrF'}")
+
+
+def paired_bleu(baseline: Sequence[str], system: Sequence[str], refs: Sequence[str], smallest: float = 1.0,
+                metric: str = "bleu", draws: int = 1000, seed: int = 0, min_n: int = MIN_EXAMPLES) -> Comparison:
+    """Paired bootstrap (Koehn 2004) of corpus BLEU (or chrF) system - baseline over the same sentences, every
+    score sacrebleu's (see paired_stats). `smallest`: the smallest difference the lesson counts (1 point)."""
+    return paired_stats(sentence_stats(baseline, refs, metric), sentence_stats(system, refs, metric), metric,
+                        smallest, draws, seed, min_n)

@@ -125,6 +125,9 @@ def measure(run: TrainedModel, config: DecodeConfig, amateur_model=None) -> pd.D
         part = frame[(frame["length"] >= lo) & (frame["length"] <= hi)]
         for metric in ("exact_match", "token_error"):
             rows.append(row(f"{lo}-{hi}", lo, hi, lo > train_max, metric, part[metric].mean(), len(part)))
+        # One row per example (bucket_lo = bucket_hi = its index in the test split): the paired verdicts of
+        # notebook 08 match cells example by example.
+        rows += [row(f"{EXAMPLE}:{lo}-{hi}", i, i, lo > train_max, "correct", v, 1) for i, v in part["exact_match"].items()]
     for metric in ("exact_match", "token_error"):
         rows.append(row("all", int(lengths.min()), int(lengths.max()), False, metric, frame[metric].mean(), len(frame)))
     rows.append(row("all", int(lengths.min()), int(lengths.max()), False, "decode_seconds", seconds, len(frame)))
@@ -153,3 +156,4 @@ def row(bucket: str, lo: int, hi: int, beyond: bool, metric: str, value: float, 
 
 
 BASE = ("tf", "greedy")  # the reference every remedy is compared with
+EXAMPLE = "example"  # per-example rows: bucket 'example:<length bucket>', bucket_lo = bucket_hi = the index

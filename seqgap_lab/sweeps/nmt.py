@@ -20,7 +20,7 @@ from seqgap_lab.core import config
 from seqgap_lab.core.config import ConfigError, TrainConfig, check_choice
 from seqgap_lab.metrics import text as tm
 from seqgap_lab.probes import decode_cells
-from seqgap_lab.sweeps.cells import BEAM, GNMT_ALPHA, row
+from seqgap_lab.sweeps.cells import BEAM, EXAMPLE, GNMT_ALPHA, row
 from seqgap_lab.zoo import translation, translation_mrt
 
 TASK = "es-en"
@@ -91,6 +91,11 @@ def measure_cell(profile: str, kind: str, strategy: str, decoding: str, seed: in
         lo, _, hi = str(bucket["bucket"]).partition("-")
         rows += [row(str(bucket["bucket"]), int(lo.rstrip("+")), int(hi) if hi else max(words), False, metric,
                      bucket[metric], int(bucket["n"])) for metric in ("bleu", "chrf", "length_ratio")]
+    stats, labels = tm.sentence_stats(hyps, refs), tm.length_bucket_labels(words, translation.BUCKET_EDGES)
+    # Per sentence (bucket 'example:<its length bucket>', bucket_lo = its index): sacrebleu's BLEU statistics, so
+    # that notebook 08 can bootstrap corpus BLEU differences between cells sentence by sentence.
+    rows += [row(f"{EXAMPLE}:{label}", i, i, False, f"bleu_stat_{k}", v, 1)
+             for i, (sent, label) in enumerate(zip(stats, labels)) for k, v in enumerate(sent)]
     overall = tm.corpus_scores(hyps, refs)
     rows += [row("all", min(words), max(words), False, metric, overall[metric], len(hyps))
              for metric in ("bleu", "chrf", "length_ratio")]

@@ -49,7 +49,7 @@ from seqgap_lab.sweeps.cells import (
     train_cell,
 )
 
-SWEEP_VERSION = 1  # bump when measure() changes what a cached cell holds
+SWEEP_VERSION = 2  # bump when measure() changes what a cached cell holds (2: per-example rows, aligned ExAccErr)
 KEY_COLUMNS = ["task", "model", "strategy", "decoding", "seed"]
 ROW_COLUMNS = ["bucket", "bucket_lo", "bucket_hi", "beyond_training", "metric", "value", "count"]
 

@@ -20,7 +20,7 @@ import pandas as pd
 from seqgap_lab.core import config
 from seqgap_lab.core.config import check_profile
 from seqgap_lab.core.runtime import get_device
-from seqgap_lab.core.stats import verdict
+from seqgap_lab.core.stats import mcnemar
 from seqgap_lab.data.text import corpora
 from seqgap_lab.lessons.applications import lexicon
 from seqgap_lab.metrics import text as tm
@@ -126,9 +126,14 @@ def headline(tables: HallucinationTables) -> dict:
     for domain in DOMAINS:
         tf, mrt = out["cells"].get(f"TF/{domain}"), out["cells"].get(f"MRT/{domain}")
         if tf and mrt:
-            # On the share of sound translations (1 - rate), so that "helps" means fewer hallucinations.
-            out[f"mrt_vs_tf_{domain}"] = verdict(1 - mrt["hallucination_rate"], 1 - tf["hallucination_rate"],
-                                                 tf["sentences"])
+            # Paired over the same sentences (greedy), on soundness (not flagged): "helps" = fewer hallucinations.
+            sent = tables.sentences
+            greedy = sent[(sent["domain"] == domain) & (sent["beam"] == 1)]
+            sound = {m: ~greedy[greedy["model"] == m].set_index("sentence")["hallucination"].astype(bool)
+                     for m in ("MRT", "TF")}
+            both = pd.concat({"mrt": sound["MRT"], "tf": sound["TF"]}, axis=1, join="inner")
+            test = mcnemar(both["mrt"].to_numpy(), both["tf"].to_numpy())
+            out[f"mrt_vs_tf_{domain}"], out[f"mrt_vs_tf_{domain}_test"] = test.sentence(), test.as_dict()
     return out
 
 
@@ -136,8 +141,8 @@ def takeaway(head: dict) -> str:
     """The hallucination study's takeaway as Markdown, every number read from `head`."""
     big = head["largest_beam"]
     lines = [f"Criterion: sentence chrF < {head['chrf_max']:g} and source support < {head['support_max']:g} (see "
-             "the validation sample above). MRT vs teacher forcing is judged on the share of sound translations "
-             "(two binomial standard errors)."]
+             "the validation sample above). MRT vs teacher forcing is judged on the share of sound translations, "
+             "sentence by sentence (exact McNemar test, 95% interval)."]
     for domain in DOMAINS:
         tf, mrt = head["cells"].get(f"TF/{domain}"), head["cells"].get(f"MRT/{domain}")
         if not (tf and mrt):

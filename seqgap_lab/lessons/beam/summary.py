@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from seqgap_lab.lessons.beam.study import SHORT, BeamTables
+from seqgap_lab.core.stats import sentence
 from seqgap_lab.metrics import text as tm
 
 
@@ -57,7 +58,23 @@ def nmt_headline(tables: BeamTables, bootstrap: int = 1000) -> dict:
         for kind in ("gnmt", "hf"):
             test = tm.paired_bleu_test(hyps[plain[big]["label"]], hyps[out[kind]["label"]], tables.refs, bootstrap)
             out[f"p_value_best_{kind}_vs_no_penalty"] = test["p_value"]
+        out["tests"] = _interval_tests(g, hyps, tables.refs, out, plain[big]["label"], bootstrap)
     return out
+
+
+def _interval_tests(g: pd.DataFrame, hyps: dict, refs: list, out: dict, plain_label: str, draws: int) -> dict:
+    """The BLEU difference of each comparison the takeaway makes, with a 95% paired-bootstrap interval
+    (metrics.text.paired_bleu): beam vs greedy, best alphas vs no penalty, each coverage weight vs none."""
+    pairs = {"beam_vs_greedy": ("greedy", plain_label),
+             **{f"best_{kind}_vs_no_penalty": (plain_label, out[kind]["label"]) for kind in ("gnmt", "hf")}}
+    for key in out["coverage"]:
+        alpha, beta = (float(part.split("=")[1]) for part in key.split())
+        if beta:
+            pick = lambda b: _row(g, beam_size=out["largest_beam"], alpha=alpha, beta=b,  # noqa: E731
+                                  penalty="none" if alpha == 0 else "gnmt")["label"]
+            pairs[f"coverage {key} vs beta=0"] = (pick(0.0), pick(beta))
+    return {name: tm.paired_bleu(hyps[base], hyps[new], refs, draws=draws).as_dict()
+            for name, (base, new) in pairs.items() if base in hyps and new in hyps}
 
 
 def synthetic_headline(tables: BeamTables) -> dict:
@@ -85,6 +102,12 @@ def _p_words(p: float | None) -> str:
     return f" (paired bootstrap p = {p:.3f}: {'significant' if p < 0.05 else 'not significant'} at 0.05)"
 
 
+def _interval(h: dict, name: str) -> str:
+    """'[+0.12, +1.30]' from a test of nmt_headline, or 'not computed' (bootstrap=0)."""
+    t = h.get("tests", {}).get(name)
+    return f"[{t['low']:+.2f}, {t['high']:+.2f}]" if t else "not computed"
+
+
 def nmt_takeaway(h: dict) -> str:
     """Markdown lines about the translation grid, every number read from nmt_headline's dict."""
     big, plain, gr = h["largest_beam"], h["no_penalty"], h["greedy"]
@@ -96,7 +119,8 @@ def nmt_takeaway(h: dict) -> str:
              f"{_trend(first['length_ratio'], last['length_ratio'])} as the beam grows, and very short outputs "
              f"(under {SHORT:g} x the reference's tokens) go {first['short']:.0f} -> {last['short']:.0f}, empty ones "
              f"{first['empty']:.0f} -> {last['empty']:.0f}. BLEU by beam size: {bleus}; beam {big} vs greedy "
-             f"{last['bleu'] - gr['bleu']:+.2f}{_p_words(h.get('p_value_beam_vs_greedy'))}."]
+             f"{last['bleu'] - gr['bleu']:+.2f}{_p_words(h.get('p_value_beam_vs_greedy'))}; 95% interval "
+             f"{_interval(h, 'beam_vs_greedy')}."]
     for kind, name in (("gnmt", "GNMT ((5+|Y|)/6)^alpha"), ("hf", "HF-style |Y|^alpha")):
         b = h[kind]
         if b["best_alpha"] == 0:
@@ -106,13 +130,16 @@ def nmt_takeaway(h: dict) -> str:
         closer = abs(b["length_ratio"] - 1) < abs(last["length_ratio"] - 1)
         p = h.get(f"p_value_best_{kind}_vs_no_penalty")
         lines.append(f"- {name} length penalty at beam {big}: the best alpha is {b['best_alpha']:g}, BLEU "
-                     f"{b['bleu']:.2f} vs {last['bleu']:.2f} without ({b['bleu'] - last['bleu']:+.2f}){_p_words(p)}; "
+                     f"{b['bleu']:.2f} vs {last['bleu']:.2f} without ({b['bleu'] - last['bleu']:+.2f}, 95% interval "
+                     f"{_interval(h, f'best_{kind}_vs_no_penalty')}){_p_words(p)}; "
                      f"length ratio {b['length_ratio']:.3f} vs {last['length_ratio']:.3f}, "
                      f"{'closer to' if closer else 'no closer to'} 1. Best alpha by beam size: "
                      + ", ".join(f"{k}: {a:g}" for k, a in b["best_alpha_by_beam"].items()) + ".")
     base = {k.split()[0]: v for k, v in h["coverage"].items() if k.endswith("beta=0")}
-    parts = [f"{k}: BLEU {v['bleu']:.2f} ({v['bleu'] - base[k.split()[0]]['bleu']:+.2f} vs beta 0), length ratio "
-             f"{v['length_ratio']:.3f}" for k, v in h["coverage"].items() if not k.endswith("beta=0")]
+    tests = h.get("tests", {})
+    parts = [f"{k}: BLEU {v['bleu']:.2f} ({v['bleu'] - base[k.split()[0]]['bleu']:+.2f} vs beta 0: "
+             f"{sentence(tests.get(f'coverage {k} vs beta=0'), 2)}), length ratio {v['length_ratio']:.3f}"
+             for k, v in h["coverage"].items() if not k.endswith("beta=0")]
     if parts:
         lines.append(f"- Coverage penalty (GNMT) at beam {big}: " + "; ".join(parts) + ".")
     c = h["best_cell"]

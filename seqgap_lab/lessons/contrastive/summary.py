@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from seqgap_lab.core.config import ConfigError
-from seqgap_lab.core.stats import verdict
+from seqgap_lab.core.stats import mcnemar, sentence
 from seqgap_lab.lessons.contrastive.study import ContrastiveTables
 from seqgap_lab.lessons.generation import CONTRASTIVE, ORDER, SAMPLED, compare, group_metrics
 
@@ -20,6 +20,22 @@ def _paired(generations: pd.DataFrame, corpus: str, max_len: int, a: str, b: str
     diff = (pick(a).set_index("prompt_index")[column].astype(float)
             - pick(b).set_index("prompt_index")[column].astype(float)).dropna()
     return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+
+
+def _parse_tests(generations: pd.DataFrame, corpus: str, max_len: int) -> dict:
+    """McNemar of contrastive vs greedy parse success over the same prompts: all completions, and only prompts
+    whose two completions both hold a full line (parses() can judge them); empty when not code."""
+    g = generations[(generations["corpus"] == corpus) & (generations["max_len"] == max_len)]
+    if g["parses"].isna().all():
+        return {}
+    pick = lambda label: g[(g["decoding"] == label) & (g["seed"] == g[g["decoding"] == label]["seed"].min())] \
+        .set_index("prompt_index")  # noqa: E731
+    both = pd.concat({"c": pick(CONTRASTIVE), "g": pick("greedy")}, axis=1, join="inner")
+    checked = both[("c", "completion")].str.contains("\n", regex=False) & \
+        both[("g", "completion")].str.contains("\n", regex=False)
+    test = lambda rows: mcnemar(rows[("c", "parses")].astype(bool).to_numpy(),  # noqa: E731
+                                rows[("g", "parses")].astype(bool).to_numpy()).as_dict()
+    return {"parse_test": test(both), "parse_checked_test": test(both[checked])}
 
 
 def headline(tables: ContrastiveTables, weight_effects: dict | None = None) -> dict:
@@ -48,6 +64,7 @@ def headline(tables: ContrastiveTables, weight_effects: dict | None = None) -> d
         row = {"longest": longest, "num_prompts": tables.info.get("corpora", {}).get(corpus, {}).get("num_prompts"),
                "decodings": decodings, "by_length": by_length,
                "contrastive_minus_greedy_rep_4": diff, "contrastive_minus_greedy_rep_4_se": se}
+        row.update(_parse_tests(tables.generations, corpus, longest))
         if weight_effects and corpus in weight_effects:
             row["weight_effect"] = weight_effects[corpus]
         out[corpus] = row
@@ -98,12 +115,11 @@ def _parse_lines(corpus: str, h: dict) -> list[str]:
     d, n = h["decodings"], h.get("num_prompts") or 0
     if CONTRASTIVE in d and "greedy" in d:
         c, g = d[CONTRASTIVE], d["greedy"]
-        # the checked subsets differ in size: judge on the smaller one (conservative)
-        m = round(n * (1 - max(c["unchecked_share"], g["unchecked_share"])))
         out.append(f"- {corpus}: at {h['longest']} tokens contrastive vs greedy parse rate {c['parse_rate']:.3f} vs "
-                   f"{g['parse_rate']:.3f}: contrastive {verdict(c['parse_rate'], g['parse_rate'], n)} ({n} prompts); "
-                   f"over checked completions {c['parse_rate_checked']:.3f} vs {g['parse_rate_checked']:.3f}: "
-                   f"contrastive {verdict(c['parse_rate_checked'], g['parse_rate_checked'], m)} (>= {m} each).")
+                   f"{g['parse_rate']:.3f}: contrastive {sentence(h.get('parse_test'))} ({n} prompts, McNemar on "
+                   f"the same prompts); over checked completions {c['parse_rate_checked']:.3f} vs "
+                   f"{g['parse_rate_checked']:.3f}: on the prompts where both are checked, contrastive "
+                   f"{sentence(h.get('parse_checked_test'))}.")
     return out
 
 

@@ -4,14 +4,14 @@ Every row is a claim broken into parts; each part is read from a headline of not
 outcome "helps" (the measurement backs the claim), "hurts" (it contradicts it) or "none" (no clear difference).
 A row is *supported* when every measured part backs it, *partly supported* when some do, *not supported* when
 none does, and *not measured* when no part has a measurement. A row with an unmeasured part is at best partly
-supported. The verdicts themselves (helps / hurts / no clear difference) come from the notebooks' tests:
-binomial and seed spread for exact match, paired bootstrap (notebook 06) or the stated BLEU tolerance (08).
+supported. The verdicts themselves (helps / hurts / no clear difference / underpowered) come from the notebooks'
+paired tests (core/stats.py): McNemar for exact match, a paired bootstrap of corpus BLEU (notebooks 06 and 08).
 """
 from __future__ import annotations
 
 import pandas as pd
 
-from seqgap_lab.core.stats import bleu_verdict
+from seqgap_lab.core.stats import sentence
 from seqgap_lab.sweeps.cells import BASE
 
 SUPPORTED, PARTLY, NOT_SUPPORTED, UNMEASURED = "supported", "partly supported", "not supported", "not measured"
@@ -24,7 +24,7 @@ P_VALUE = 0.05  # notebook 06's paired bootstrap: a difference counts below this
 
 
 def outcome(verdict_text: str) -> str:
-    """'helps' | 'hurts' | 'none' from a verdict sentence of core/stats.py's verdict / bleu_verdict."""
+    """'helps' | 'hurts' | 'none' from a verdict sentence of core/stats.py (Comparison.sentence)."""
     word = verdict_text.split()[0] if verdict_text else ""
     return word if word in ("helps", "hurts") else "none"
 
@@ -93,7 +93,7 @@ def _p_outcome(delta: float, p_value: float | None) -> str | None:
 
 def nmt_parts(beam: dict | None) -> list[tuple[str, str | None]]:
     """From notebook 06's headline: beam vs greedy, the best GNMT length penalty vs none (paired bootstrap),
-    and the largest coverage weight vs none at the best alpha (BLEU tolerance: no test is run for it)."""
+    and the largest coverage weight vs none at the best alpha (the paired bootstrap of notebook 06's `tests`)."""
     if not beam:
         return [("beam vs greedy", None), ("length penalty", None), ("coverage penalty", None)]
     big = str(beam["largest_beam"])
@@ -113,9 +113,10 @@ def nmt_parts(beam: dict | None) -> list[tuple[str, str | None]]:
         parts.append(("coverage penalty", None))
     else:
         beta, on = betas[-1]
-        v = bleu_verdict([on["bleu"]], [off["bleu"]])
+        test = beam.get("tests", {}).get(f"coverage alpha={alpha} beta={beta:g} vs beta=0")
+        v = sentence(test, 2)
         parts.append((f"coverage beta {beta:g} vs 0 at alpha {alpha}: BLEU {on['bleu']:.2f} vs {off['bleu']:.2f}, {v}",
-                      outcome(v)))
+                      outcome(v) if test else None))
     return parts
 
 

@@ -31,6 +31,7 @@ class DistillTables:
     training: pd.DataFrame
     train_positions: int
     runs: dict = field(default_factory=dict)
+    per_example: pd.DataFrame = field(default_factory=pd.DataFrame)  # decode_test rows per student, never pooled
 
 
 def decode_test(run: TrainedModel, max_len: int) -> pd.DataFrame:
@@ -56,7 +57,7 @@ def run_study(profile: str, sizes=SIZES, seed: int = 0, device=None, progress: b
     teacher = trained_model(task_cfg, teacher_cfg, train_cfg, device, progress=progress)
     limit = max(len(t) for _, t in teacher.splits.train) + 1
     max_len = task_cfg.test_max_len + 4
-    parts: dict[str, list] = {"by_length": [], "per_position": [], "training": []}
+    parts: dict[str, list] = {"by_length": [], "per_position": [], "training": [], "per_example": []}
     runs = {}
     for size in sizes:
         model_cfg = student_model(profile, size)
@@ -68,12 +69,16 @@ def run_study(profile: str, sizes=SIZES, seed: int = 0, device=None, progress: b
                                 teacher=(teacher_cfg, train_cfg) if uses_teacher else None, targets=targets)
             runs[(size, label)] = run
             tag = {"size": size, "label": label, "params": run.model.num_parameters(), "baseline": label == TF}
-            parts["by_length"].append(_by_length(decode_test(run, max_len), limit).assign(**tag))
+            decoded = decode_test(run, max_len).assign(**tag)
+            decoded["examples"] = np.where(decoded["src_length"] + 1 > limit, common.EXAMPLES[1], common.EXAMPLES[0])
+            parts["per_example"].append(decoded)
+            parts["by_length"].append(_by_length(decoded.drop(columns=list(tag)), limit).assign(**tag))
             measured = common.measure(run, limit)
             parts["per_position"].append(measured["per_position"].assign(**tag))
             parts["training"].append(measured["training"].assign(**tag))
     frames = {name: pd.concat(p, ignore_index=True) for name, p in parts.items()}
-    return DistillTables(frames["by_length"], frames["per_position"], frames["training"], limit, runs)
+    return DistillTables(frames["by_length"], frames["per_position"], frames["training"], limit, runs,
+                         per_example=frames["per_example"])
 
 
 def pool(tables: DistillTables) -> DistillTables:

@@ -8,7 +8,7 @@ import numpy as np
 
 from seqgap_lab.core import seeds
 from seqgap_lab.core.seeds import seeds_note, spread_text
-from seqgap_lab.core.stats import seeded_verdict
+from seqgap_lab.core.stats import PAIRED_NOTE, sentence
 from seqgap_lab.lessons import common
 from seqgap_lab.lessons.distillation.study import DistillTables
 from seqgap_lab.zoo.distillation import TF
@@ -40,6 +40,13 @@ def headline(tables: DistillTables, per_seed: dict | None = None) -> dict:
     out = _headline(tables)
     if per_seed and len(per_seed) > 1:
         out = seeds.add_spread(out, [_headline(t) for t in per_seed.values()])
+    for size, cells in out.items():
+        for label, c in cells.items():
+            if label != TF and TF in cells and len(tables.per_example):
+                new, base = {"size": size, "label": label}, {"size": size, "label": TF}
+                c["greedy_vs_tf"] = {part: common.paired_cells(tables.per_example[tables.per_example["decoding"] ==
+                                                                                  "greedy"], new, base, group).as_dict()
+                                     for part, group in (("all", None), ("beyond", common.EXAMPLES[1]))}
     return out
 
 
@@ -53,8 +60,7 @@ def _headline(tables: DistillTables) -> dict:
 
 def takeaway(head: dict, seeds: list[int]) -> str:
     """The notebook's takeaway as Markdown, every number read from `head`."""
-    lines = [seeds_note(seeds) + "; every student trains for the teacher's number of steps. A difference is "
-             "called a help or a harm only beyond two binomial standard errors."]
+    lines = [seeds_note(seeds) + "; every student trains for the teacher's number of steps. " + PAIRED_NOTE]
     for size, cells in head.items():
         if TF not in cells:
             lines.append(f"- **{size}-size student**: no teacher-forcing baseline in the table.")
@@ -68,9 +74,11 @@ def takeaway(head: dict, seeds: list[int]) -> str:
         for label, c in cells.items():
             if label == TF:
                 continue
-            lines.append(f"  - *{label}*: greedy {seeded_verdict(c, b, 'greedy_exact_match', c['num_examples'])}"
+            tests = c.get("greedy_vs_tf", {})
+            lines.append(f"  - *{label}*: greedy {sentence(tests.get('all'))}"
                          f" ({c['greedy_exact_match']:.3f}{spread_text(c, 'greedy_exact_match')}); beam - greedy "
                          f"{c['beam_minus_greedy']:+.3f} vs {b['beam_minus_greedy']:+.3f} with teacher forcing; "
                          f"greedy = beam on {c['greedy_equals_beam']:.1%}; beyond the training lengths greedy "
-                         f"{c['greedy_exact_match_beyond']:.3f} vs {b['greedy_exact_match_beyond']:.3f}.")
+                         f"{c['greedy_exact_match_beyond']:.3f} vs {b['greedy_exact_match_beyond']:.3f}, "
+                         f"{sentence(tests.get('beyond'))}.")
     return "\n".join(lines)

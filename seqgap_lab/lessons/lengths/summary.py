@@ -7,13 +7,53 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from seqgap_lab.core.stats import bleu_verdict, verdict
-from seqgap_lab.sweeps.cells import BASE
+from seqgap_lab.core.stats import Comparison, mcnemar
+from seqgap_lab.metrics.text import paired_stats
+from seqgap_lab.sweeps.cells import BASE, EXAMPLE
+
+PAIRED_NOTE = ("Verdicts compare each remedy with teacher forcing + greedy on the same test examples (seeds pooled): "
+               "exact McNemar test for exact match, paired bootstrap of corpus BLEU over sentences, 95% intervals; "
+               "'no clear difference' only when the interval excludes the smallest effect counted (3 points of exact "
+               "match, 1 BLEU), no verdict under 100 examples.")
+
+
+def _examples(table: pd.DataFrame) -> pd.DataFrame:
+    """The per-example rows of a sweep table (bucket 'example:<length bucket>')."""
+    return table[table["bucket"].astype(str).str.startswith(EXAMPLE + ":")]
+
+
+def _cell(frame: pd.DataFrame, strategy: str, decoding: str) -> pd.DataFrame:
+    return frame[(frame["strategy"] == strategy) & (frame["decoding"] == decoding)]
+
+
+def _exact_test(examples: pd.DataFrame, cell: tuple, part: str) -> Comparison:
+    """McNemar of per-example exact match: cell vs BASE on the same (seed, example), within / beyond / all."""
+    rows = examples[examples["metric"] == "correct"]
+    if part != "all":
+        rows = rows[rows["beyond_training"] == (part == "beyond")]
+    keyed = lambda c: _cell(rows, *c).set_index(["seed", "bucket_lo"])["value"]  # noqa: E731
+    joined = pd.concat({"new": keyed(cell), "base": keyed(BASE)}, axis=1, join="inner")
+    return mcnemar(joined["new"].to_numpy() > 0.5, joined["base"].to_numpy() > 0.5)
+
+
+def _bleu_test(examples: pd.DataFrame, cell: tuple, bucket: str | None) -> Comparison:
+    """Paired bootstrap of corpus BLEU: cell vs BASE over the same (seed, sentence), in one bucket or all."""
+    rows = examples[examples["metric"].str.startswith("bleu_stat_")]
+    if bucket is not None:
+        rows = rows[rows["bucket"] == f"{EXAMPLE}:{bucket}"]
+
+    def stats(c: tuple) -> pd.DataFrame:  # (seed, sentence) x statistic
+        return _cell(rows, *c).pivot_table(index=["seed", "bucket_lo"], columns="metric", values="value")
+
+    new, base = stats(cell), stats(BASE)
+    both = new.index.intersection(base.index)
+    order = sorted(new.columns, key=lambda m: int(m.rsplit("_", 1)[1]))
+    return paired_stats(base.loc[both, order].to_numpy(), new.loc[both, order].to_numpy(), "bleu")
 
 
 def _pooled(table: pd.DataFrame, metric: str, beyond: bool | None) -> pd.DataFrame:
     """Count-weighted mean of a metric over the length buckets (all buckets, within or beyond) per cell and seed."""
-    sel = table[(table["metric"] == metric) & (table["bucket"] != "all")]
+    sel = table[(table["metric"] == metric) & (table["bucket"] != "all")]  # per-example rows have other metrics
     if beyond is not None:
         sel = sel[sel["beyond_training"] == beyond]
     keys = ["task", "model", "strategy", "decoding", "seed"]
@@ -52,15 +92,12 @@ def synthetic_headline(table: pd.DataFrame) -> dict:
                                                if k.startswith("exact")},
                                             "num_examples_within": stats["exact_match_within"]["n"],
                                             "num_examples_beyond": stats["exact_match_beyond"]["n"]}
-        base = row.get("/".join(BASE))
-        for cell in row.values():
-            if base is not None:
-                for part, key in (("within", "exact_match_within"), ("beyond", "exact_match_beyond"),
-                                  ("all", "exact_match")):
-                    n = base["num_examples_within"] + base["num_examples_beyond"] if part == "all" else \
-                        base[f"num_examples_{part}"]
-                    cell[f"verdict_{part}"] = verdict(cell[key], base[key], n, new_seeds=cell[f"{key}_per_seed"],
-                                                      base_seeds=base[f"{key}_per_seed"])
+        examples = _examples(cells)
+        if "/".join(BASE) in row:
+            for name, cell in row.items():
+                for part in ("within", "beyond", "all"):
+                    test = _exact_test(examples, tuple(name.split("/")), part)
+                    cell[f"test_{part}"], cell[f"verdict_{part}"] = test.as_dict(), test.sentence()
         out[f"{task}/{model}"] = row
     return out
 
@@ -73,7 +110,8 @@ def _exaccerr(table: pd.DataFrame, beyond: bool) -> pd.DataFrame:
 def translation_headline(table: pd.DataFrame) -> dict:
     """{longest_bucket, shortest_bucket, models: {model: {remedy: numbers}}}: BLEU / chrF overall and BLEU in the
     shortest and longest source buckets of every remedy, with its verdicts against TF greedy."""
-    buckets = table[table["bucket"] != "all"].sort_values("bucket_lo")["bucket"]
+    buckets = table[(table["bucket"] != "all") & ~table["bucket"].astype(str).str.startswith(EXAMPLE + ":")]
+    buckets = buckets.sort_values("bucket_lo")["bucket"]
     shortest, longest = buckets.iloc[0], buckets.iloc[-1]
     out: dict = {"longest_bucket": str(longest), "shortest_bucket": str(shortest), "models": {}}
     for model, cells in table.groupby("model", sort=False):
@@ -90,33 +128,36 @@ def translation_headline(table: pd.DataFrame) -> dict:
                                             "bleu_per_seed": stats["bleu"]["per_seed"],
                                             "bleu_longest_per_seed": stats["bleu_longest"]["per_seed"],
                                             "bleu_shortest_per_seed": stats["bleu_shortest"]["per_seed"]}
-        base = row.get("/".join(BASE))
-        for cell in row.values():
-            if base is not None:
-                for key in ("bleu", "bleu_longest", "bleu_shortest"):
-                    cell[f"verdict_{key}"] = bleu_verdict(cell[f"{key}_per_seed"], base[f"{key}_per_seed"])
+        examples = _examples(cells)
+        if "/".join(BASE) in row:
+            for name, cell in row.items():
+                for key, bucket in (("bleu", None), ("bleu_longest", longest), ("bleu_shortest", shortest)):
+                    test = _bleu_test(examples, tuple(name.split("/")), bucket)
+                    cell[f"test_{key}"], cell[f"verdict_{key}"] = test.as_dict(), test.sentence(2)
         out["models"][model] = row
     return out
 
 
 def _grouped(row: dict, key: str) -> str:
-    """'helps: a (+0.1), b (+0.2); hurts: ...; no clear difference: ...' for one verdict key of a row."""
-    groups: dict[str, list[str]] = {"helps": [], "hurts": [], "makes": [], "could": []}
+    """'helps: a (+0.1 [..]), ...; hurts: ...; no clear difference: ...' for one verdict key of a row."""
+    names = {"helps": "helps", "hurts": "hurts", "makes": "no clear difference", "is underpowered": "underpowered",
+             "is not": "not judged (too few examples)", "could": "not compared"}
+    groups: dict[str, list[str]] = {name: [] for name in names}
     for name, cell in row.items():
         if name == "/".join(BASE) or key not in cell:
             continue
-        word = cell[key].split()[0]
-        detail = cell[key][cell[key].find("("):].split(",")[0].rstrip(")") + ")" if "(" in cell[key] else ""
+        text = cell[key]
+        word = next(w for w in names if text.startswith(w))
+        detail = text[text.find("("):].split(",")[0].rstrip(")") + ")" if "(" in text and word != "is underpowered" \
+            else ""
         groups[word].append(f"{name} {detail}".strip())
-    names = {"helps": "helps", "hurts": "hurts", "makes": "no clear difference", "could": "not compared"}
     return "; ".join(f"{names[w]}: {', '.join(v)}" for w, v in groups.items() if v) or "nothing to compare"
 
 
 def takeaway(synthetic: dict | None, translation: dict | None, seeds: list[int]) -> str:
     """Notebook 08's takeaway as Markdown, every number and verdict read from the headlines."""
-    lines = [f"Seeds {seeds}" + (" (one seed: verdicts use the binomial error over test examples only; the `full` "
-                                 "profile runs 3 seeds)." if len(seeds) == 1 else
-                                 " (verdicts also weigh the spread between seeds)."),
+    lines = [f"Seeds {seeds}" + (" (one seed; the `full` profile runs 3)." if len(seeds) == 1 else "."),
+             PAIRED_NOTE,
              "Every remedy is a (training strategy / decoding) pair compared with teacher forcing + greedy decoding."]
     base = "/".join(BASE)
     for name, row in (synthetic or {}).items():

@@ -45,6 +45,7 @@ class MRTTables:
     training: pd.DataFrame
     train_positions: int
     runs: dict = field(default_factory=dict)
+    per_example: pd.DataFrame = field(default_factory=pd.DataFrame)  # stacked over seeds, never pooled
 
 
 def dev_monitor(model, splits, max_extra: int = 4) -> dict:
@@ -60,7 +61,7 @@ def run_grid(profile: str, kinds=("transformer", "gru"), seed: int = 0, device=N
     if not kinds:
         raise ConfigError("run_grid needs at least one model kind")
     f = FINETUNE[check_profile(profile)]
-    parts: dict[str, list] = {"curves": [], "per_position": [], "by_length": [], "training": []}
+    parts: dict[str, list] = {"curves": [], "per_position": [], "by_length": [], "training": [], "per_example": []}
     runs, limit = {}, 0
     for kind in kinds:
         task_cfg, model_cfg, parent_cfg = synthetic.configs(profile, TASK, kind, seed)
@@ -77,7 +78,8 @@ def run_grid(profile: str, kinds=("transformer", "gru"), seed: int = 0, device=N
             for name, frame in common.measure(run, limit).items():
                 parts[name].append(frame.assign(**tag))
     frames = {name: pd.concat(p, ignore_index=True) for name, p in parts.items()}
-    return MRTTables(frames["curves"], frames["per_position"], frames["by_length"], frames["training"], limit, runs)
+    return MRTTables(frames["curves"], frames["per_position"], frames["by_length"], frames["training"], limit, runs,
+                     per_example=frames["per_example"])
 
 
 def pool(tables: MRTTables) -> MRTTables:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from seqgap_lab.core import seeds
 from seqgap_lab.core.config import check_profile
 from seqgap_lab.core.seeds import seeds_note, spread_text
-from seqgap_lab.core.stats import seeded_verdict
+from seqgap_lab.core.stats import PAIRED_NOTE, sentence
+from seqgap_lab.lessons.common import EXAMPLES, paired_cells
 from seqgap_lab.lessons.mrt.study import BASELINE, MRTTables, cell_numbers, mrt_label
 from seqgap_lab.zoo.mrt import FINETUNE
 
@@ -21,6 +22,11 @@ def headline(tables: MRTTables, profile: str, min_count: int = 20, per_seed: dic
     out = _headline(tables, profile, min_count * k)
     if k > 1:
         out = seeds.add_spread(out, [_headline(t, profile, min_count) for t in per_seed.values()])
+    for model, h in out.items():
+        if h["main"] and BASELINE in h["cells"] and len(tables.per_example):
+            new, base = {"model": model, "label": h["main"]}, {"model": model, "label": BASELINE}
+            h["main_vs_baseline"] = {part: paired_cells(tables.per_example, new, base, group).as_dict()
+                                     for part, group in (("all", None), ("within", EXAMPLES[0]), ("beyond", EXAMPLES[1]))}
     return out
 
 
@@ -39,7 +45,7 @@ def _headline(tables: MRTTables, profile: str, min_count: int) -> dict:
 def takeaway(head: dict, seeds: list[int], steps: int) -> str:
     """The synthetic part's takeaway as Markdown, every number read from `head`."""
     lines = [seeds_note(seeds) + f"; every cell fine-tunes the same teacher-forced checkpoint for {steps} "
-             "steps. A difference is called a help or a harm only beyond two binomial standard errors."]
+             "steps. " + PAIRED_NOTE]
     for model, h in head.items():
         cells = h["cells"]
         if BASELINE not in cells or not h["main"]:
@@ -47,16 +53,17 @@ def takeaway(head: dict, seeds: list[int], steps: int) -> str:
             continue
         b, m = cells[BASELINE], cells[h["main"]]
 
-        def pair(key: str, n_key: str, who: str = "") -> str:
+        tests = h.get("main_vs_baseline", {})
+
+        def pair(key: str, part: str, who: str = "") -> str:
             return (f"{m[key]:.3f}{spread_text(m, key)} vs {b[key]:.3f}{spread_text(b, key)} "
-                    f"({who}{seeded_verdict(m, b, key, b[n_key])}")
+                    f"({who}{sentence(tests.get(part))}")
 
         lines.append(
             f"- **{model}, {h['main']}**, against teacher forcing continued for the same steps: test exact match "
-            f"{pair('exact_match', 'num_examples', 'MRT ')}); within the training lengths "
-            f"{pair('exact_match_within', 'num_examples_within')}, {b['num_examples_within']:.0f} examples); "
-            f"beyond them {pair('exact_match_beyond', 'num_examples_beyond')}, {b['num_examples_beyond']:.0f} "
-            f"examples). Greedy dev token error went {m['dev_token_error_start']:.3f} -> "
+            f"{pair('exact_match', 'all', 'MRT ')}); within the training lengths "
+            f"{pair('exact_match_within', 'within')}); "
+            f"beyond them {pair('exact_match_beyond', 'beyond')}). Greedy dev token error went {m['dev_token_error_start']:.3f} -> "
             f"{m['dev_token_error']:.3f} (baseline -> {b['dev_token_error']:.3f}).")
         if "train_risk_first" in m:
             lines.append(f"  The expected risk on training batches moved {m['train_risk_first']:.3f} -> "

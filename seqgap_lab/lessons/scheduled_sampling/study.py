@@ -77,7 +77,7 @@ def run_grid(profile: str, kinds=("gru", "transformer"), seed: int = 0, device=N
     """Train (or load) every model x cell and measure it on the test split."""
     if not kinds:
         raise ConfigError("run_grid needs at least one model kind")
-    parts: dict[str, list] = {"per_position": [], "by_length": [], "training": []}
+    parts: dict[str, list] = {"per_position": [], "by_length": [], "training": [], "per_example": []}
     runs, limit = {}, 0
     for kind in kinds:
         for cell in cells(profile):
@@ -89,7 +89,8 @@ def run_grid(profile: str, kinds=("gru", "transformer"), seed: int = 0, device=N
             for name, frame in measure(run, limit).items():
                 parts[name].append(frame.assign(**tag))
     frames = {name: pd.concat(p, ignore_index=True) for name, p in parts.items()}
-    return LengthTables(frames["per_position"], frames["by_length"], frames["training"], limit, runs)
+    return LengthTables(frames["per_position"], frames["by_length"], frames["training"], limit, runs,
+                        per_example=frames["per_example"])
 
 
 def pool(tables: LengthTables) -> LengthTables:

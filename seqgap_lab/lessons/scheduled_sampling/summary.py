@@ -8,7 +8,7 @@ import numpy as np
 
 from seqgap_lab.core import seeds
 from seqgap_lab.core.seeds import seeds_note, spread_text
-from seqgap_lab.core.stats import seeded_verdict
+from seqgap_lab.core.stats import PAIRED_NOTE, sentence
 from seqgap_lab.lessons import common
 from seqgap_lab.lessons.common import LengthTables, cell_numbers
 
@@ -25,6 +25,13 @@ def headline(tables: LengthTables, min_count: int = 20, per_seed: dict | None = 
         best = {model: h.get("best_ss") for model, h in out.items()}
         out = seeds.add_spread(out, [_headline(t, min_count, best) for t in per_seed.values()],
                                maps=("exact_match_by_cell",))
+    reference = set(common.baseline_labels(tables))
+    for model, h in out.items():
+        tf_label = next((lab for lab in h["exact_match_by_cell"] if lab in reference), None)
+        if "best_ss" in h and tf_label is not None and len(tables.per_example):
+            new, base = {"model": model, "label": h["best_ss"]}, {"model": model, "label": tf_label}
+            h["best_ss_vs_tf"] = {part: common.paired_cells(tables.per_example, new, base, group).as_dict()
+                                  for part, group in (("all", None), ("beyond", common.EXAMPLES[1]))}
     return out
 
 
@@ -52,8 +59,7 @@ def _headline(tables: LengthTables, min_count: int, best: dict | None) -> dict:
 def takeaway(head: dict, seeds: list[int]) -> str:
     """The notebook's takeaway as Markdown, every number read from `head` (see headline())."""
     lines = [seeds_note(seeds) + ".",
-             "The best cell is picked on the test set itself, which flatters it; a difference is called a help "
-             "or a harm only beyond two standard errors (binomial, over the test examples)."]
+             "The best cell is picked on the test set itself, which flatters it. " + PAIRED_NOTE]
     for model, h in head.items():
         if "best_ss" not in h or "tf_exact_match" not in h:
             lines.append(f"- **{model}**: the grid lacks teacher forcing or a scheduled-sampling cell.")
@@ -62,11 +68,12 @@ def takeaway(head: dict, seeds: list[int]) -> str:
         def num(key: str) -> str:
             return f"{h[key]:.3f}{spread_text(h, key)}"
 
+        tests = h.get("best_ss_vs_tf", {})
         parts = [f"**{model}**: the best scheduled-sampling cell is *{h['best_ss']}*; against teacher forcing it "
-                 f"{seeded_verdict(h, h, 'tf_exact_match', h.get('tf_num_examples', 0), 'best_ss_exact_match')} "
-                 f"in exact match over the test set ({num('best_ss_exact_match')} vs {num('tf_exact_match')});",
+                 f"{sentence(tests.get('all'))} in exact match over the test set ({num('best_ss_exact_match')} vs "
+                 f"{num('tf_exact_match')});",
                  f"on sources longer than training: {num('best_ss_exact_match_beyond')} vs "
-                 f"{num('tf_exact_match_beyond')};"]
+                 f"{num('tf_exact_match_beyond')}, {sentence(tests.get('beyond'))};"]
         if "tf_fr_error_last_in_range" in h and "best_ss_fr_error_last_in_range" in h:
             parts.append(f"free-running error at position {h['tf_last_in_range_position']:.0f} of in-range examples "
                          f"{num('best_ss_fr_error_last_in_range')} vs {num('tf_fr_error_last_in_range')};")

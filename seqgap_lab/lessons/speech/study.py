@@ -8,8 +8,10 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
+from seqgap_lab.core.stats import paired_bootstrap
 from seqgap_lab.metrics.cer import cer, edit_distance
 from seqgap_lab.probes import speech_exposure as exposure
 from seqgap_lab.probes.speech_eval import transcribe
@@ -17,7 +19,7 @@ from seqgap_lab.probes.speech_eval import transcribe
 BUCKET_SPLITS = {"short": "test", "medium": "test", "long": "test_long"}
 AR_MODELS = ("attention_tf", "transducer")
 GROWTH_MARGIN = 0.05  # error (or gap) change under this is called flat / no growth
-CER_TOLERANCE = 0.01  # one seed, no significance test: CER differences under this are "no clear difference"
+CER_TOLERANCE = 0.01  # the smallest CER difference the lesson counts (a verdict's "no clear difference" excludes it)
 
 
 def eval_sets(corpus) -> dict[str, dict]:
@@ -59,6 +61,23 @@ def evaluate(models: dict, sets: dict, beam_size: int = 4,
                              "errors": sum(edit_distance(h, r) for h, r in zip(out, refs)),
                              "chars": sum(len(r) for r in refs), "seconds": seconds})
     return pd.DataFrame(rows), hyps
+
+
+def ss_vs_tf_tests(hyps: dict, sets: dict) -> dict:
+    """Per bucket: greedy CER of attention TF minus attention SS (positive: SS helps) over the same utterances,
+    with a 95% paired-bootstrap interval and its verdict (core/stats.py), as Comparison records."""
+    out = {}
+    tf, ss = hyps.get(("attention_tf", "greedy"), {}), hyps.get(("attention_ss", "greedy"), {})
+    for bucket, s in sets.items():
+        if bucket not in tf or bucket not in ss:
+            continue
+        refs = [t for _, t in s["pairs"]]
+        columns = {"tf": np.array([edit_distance(h, r) for h, r in zip(tf[bucket], refs)], dtype=float),
+                   "ss": np.array([edit_distance(h, r) for h, r in zip(ss[bucket], refs)], dtype=float),
+                   "chars": np.array([len(r) for r in refs], dtype=float)}
+        out[bucket] = paired_bootstrap(columns, lambda t: (t["tf"] - t["ss"]) / t["chars"], CER_TOLERANCE,
+                                       test="paired bootstrap of CER").as_dict()
+    return out
 
 
 def exposure_errors(models: dict, sets: dict, hyps: dict) -> pd.DataFrame:

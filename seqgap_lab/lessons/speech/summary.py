@@ -8,6 +8,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from seqgap_lab.core.stats import sentence
 from seqgap_lab.lessons.speech.study import AR_MODELS, BUCKET_SPLITS, CER_TOLERANCE, GROWTH_MARGIN
 from seqgap_lab.probes import speech_exposure as exposure
 
@@ -50,8 +51,9 @@ def _change(delta: float, margin: float, up: str, down: str, flat: str) -> str:
     return up if delta > margin else down if delta < -margin else flat
 
 
-def verdicts(cer_head: dict, exp_head: dict) -> dict:
-    """Plain-word findings computed from the headline numbers."""
+def verdicts(cer_head: dict, exp_head: dict, ss_tests: dict | None = None) -> dict:
+    """Plain-word findings computed from the headline numbers; SS vs TF from study.ss_vs_tf_tests (paired over
+    the same utterances; without them SS vs TF is not judged)."""
     out = {}
     for model in AR_MODELS:
         row = exp_head.get(model, {})
@@ -61,12 +63,8 @@ def verdicts(cer_head: dict, exp_head: dict) -> dict:
     ctc = exp_head.get("ctc", {}).get("long")
     if ctc is not None:
         out["ctc_error_along_long_utterances"] = _change(ctc["fr_growth"], GROWTH_MARGIN, "grows", "falls", "is flat")
-    tf = cer_head["cer"].get("attention_tf", {}).get("greedy")
-    ss = cer_head["cer"].get("attention_ss", {}).get("greedy")
-    if tf and ss:
-        for bucket in tf:
-            out[f"ss_vs_tf_{bucket}"] = _change(tf[bucket] - ss[bucket], CER_TOLERANCE, "helps", "hurts",
-                                                "makes no clear difference")
+    for bucket, test in (ss_tests or {}).items():
+        out[f"ss_vs_tf_{bucket}"] = sentence(test, 3)
     return out
 
 
@@ -115,4 +113,5 @@ def _ss_line(c: dict, verdict: dict, ctc_weight: float) -> list[str]:
     if not parts:
         return []
     return [f"- Scheduled sampling vs teacher forcing, greedy CER (same steps, both with CTC weight {ctc_weight:g}; "
-            f"differences under {CER_TOLERANCE} count as none): " + "; ".join(parts) + "."]
+            f"CER difference TF - SS, positive when SS helps, 95% paired-bootstrap interval over the same utterances; "
+            f"'no clear difference' excludes ±{CER_TOLERANCE}): " + "; ".join(parts) + "."]

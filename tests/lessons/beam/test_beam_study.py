@@ -81,9 +81,10 @@ def test_nmt_takeaway_states_the_numbers():
     assert "greedy BLEU 10.00, length ratio 1.000" in text
     assert "1: 1.000, 2: 0.950, 4: 0.850: it falls as the beam grows" in text
     assert "very short outputs (under 0.5 x the reference's tokens) go 1 -> 2" in text
-    assert "the best alpha is 1, BLEU 14.00 vs 12.00 without (+2.00); length ratio 1.000 vs 0.850, closer to 1" in text
+    assert ("the best alpha is 1, BLEU 14.00 vs 12.00 without (+2.00, 95% interval not computed); length ratio 1.000 "
+            "vs 0.850, closer to 1") in text
     assert "HF-style |Y|^alpha length penalty at beam 4: no alpha of the grid beats no penalty" in text
-    assert "alpha=1 beta=0.2: BLEU 13.00 (-1.00 vs beta 0)" in text
+    assert "alpha=1 beta=0.2: BLEU 13.00 (-1.00 vs beta 0: could not be compared)" in text
     assert "*beam 4, gnmt alpha=1*, BLEU 14.00" in text
 
 
@@ -98,6 +99,11 @@ def test_paired_bootstrap_enters_the_headline():
     head = summ.nmt_headline(tables, bootstrap=50)
     assert 0.0 <= head["p_value_beam_vs_greedy"] <= 1.0 and 0.0 <= head["p_value_best_gnmt_vs_no_penalty"] <= 1.0
     assert head["p_value_best_hf_vs_no_penalty"] == 1.0  # HF's best is no penalty itself: identical outputs
+    tests = head["tests"]  # every comparison with its interval: 3 sentences are too few for a verdict
+    assert set(tests) == {"beam_vs_greedy", "best_gnmt_vs_no_penalty", "best_hf_vs_no_penalty",
+                          "coverage alpha=0 beta=0.2 vs beta=0", "coverage alpha=1 beta=0.2 vs beta=0"}
+    assert tests["best_hf_vs_no_penalty"]["delta"] == 0.0 and tests["beam_vs_greedy"]["n"] == 3
+    assert tests["beam_vs_greedy"]["verdict"].startswith("is not judged (n = 3")
     assert "paired bootstrap p = " in summ.nmt_takeaway(head)
 
 

@@ -22,16 +22,21 @@ def test_mrt_headline_and_takeaway_read_the_tables():
     assert "train_risk_first" not in b
     assert head["main"] == MRT_MAIN and head["best_on_dev"] == MRT_MAIN
     text = mrt_summary.takeaway({"gru": head}, [0], 8)
-    assert "0.500 vs 0.250 (MRT helps (+0.250)" in text
-    assert "within the training lengths 0.900 vs 0.500 (helps (+0.400), 100 examples)" in text
-    assert "beyond them 0.100 vs 0.000" in text and "0.300 -> 0.200" in text
+    # per example (helpers.mrt_tables): MRT right on a superset of the baseline's examples
+    assert "0.500 vs 0.250 (MRT helps (+0.250 [" in text and "McNemar p = " in text and "n = 200)" in text
+    assert "within the training lengths 0.900 vs 0.500 (helps (+0.400 [" in text
+    assert "beyond them 0.100 vs 0.000 (helps (+0.100 [" in text and "0.300 -> 0.200" in text
 
 
 def test_mrt_takeaway_says_no_difference_within_noise():
-    head = mrt_summary.headline(mrt_tables(), "smoke")
-    cells = head["gru"]["cells"]
-    cells[MRT_MAIN] = dict(cells[mrt_study.BASELINE], exact_match=0.26)
-    assert "makes no clear difference (+0.010" in mrt_summary.takeaway(head, [0], 8)
+    tables = mrt_tables()
+    ex = tables.per_example
+    main = ex["label"] == MRT_MAIN
+    base = ex[~main].set_index("example")["correct"]
+    # MRT now right on exactly the baseline's examples but one extra: +0.005 with an interval inside ±0.03
+    ex.loc[main, "correct"] = base.reindex(ex.loc[main, "example"]).to_numpy()
+    ex.loc[main & (ex["example"] == 199), "correct"] = True
+    assert "makes no clear difference (+0.005" in mrt_summary.takeaway(mrt_summary.headline(tables, "smoke"), [0], 8)
 
 
 def test_nmt_takeaway_reports_the_paired_test():

@@ -13,6 +13,7 @@ from seqgap_lab.models.speech.encoder import SpeechModelConfig
 from seqgap_lab.probes.speech_eval import transcribe
 from seqgap_lab.training.speech import build_speech_model
 from seqgap_lab.strategies.schedules import make_schedule
+from seqgap_lab.lessons.speech import study
 from seqgap_lab.lessons.speech import summary as speech_summary
 
 VOCAB = 31
@@ -92,6 +93,17 @@ def _errors(ctc_late: bool = False, attention_late_gap: bool = True) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+def _ss_tests(ss_long_errors: int = 8) -> dict:
+    """study.ss_vs_tf_tests on made-up transcripts: 120 utterances of 10 characters per bucket; TF gets 3 wrong
+    characters on short and 9 on long ones, SS 3 on short and `ss_long_errors` on long ones."""
+    ref = list(range(3, 13))
+    wrong = lambda k: [0] * k + ref[k:]  # noqa: E731
+    sets = {b: {"pairs": [(None, ref)] * 120} for b in ("short", "long")}
+    hyps = {("attention_tf", "greedy"): {"short": [wrong(3)] * 120, "long": [wrong(9)] * 120},
+            ("attention_ss", "greedy"): {"short": [wrong(3)] * 120, "long": [wrong(ss_long_errors)] * 120}}
+    return study.ss_vs_tf_tests(hyps, sets)
+
+
 def test_headline_and_verdicts_read_the_tables():
     cer_head = speech_summary.cer_headline(_cer_table())
     assert cer_head["cer"]["attention_tf"]["greedy"]["long"] == 0.95
@@ -99,24 +111,28 @@ def test_headline_and_verdicts_read_the_tables():
     exp_head = speech_summary.exposure_headline(_errors())
     assert exp_head["attention_tf"]["long"]["gap"] == pytest.approx(10 / 30)
     assert "gap" not in exp_head["ctc"]["long"]
-    v = speech_summary.verdicts(cer_head, exp_head)
+    v = speech_summary.verdicts(cer_head, exp_head, _ss_tests())
     assert v["attention_tf_gap_short_to_long"] == "grows" and v["ctc_error_along_long_utterances"] == "is flat"
-    assert v["ss_vs_tf_long"] == "helps" and v["ss_vs_tf_short"] == "makes no clear difference"
+    assert v["ss_vs_tf_long"].startswith("helps (+0.100 [+0.100, +0.100], paired bootstrap of CER")
+    assert v["ss_vs_tf_short"].startswith("makes no clear difference (+0.000")
     # change the tables, the verdicts follow
     v2 = speech_summary.verdicts(speech_summary.cer_headline(_cer_table(ss_long=0.99)), speech_summary.exposure_headline(
-        _errors(ctc_late=True, attention_late_gap=False)))
+        _errors(ctc_late=True, attention_late_gap=False)), _ss_tests(ss_long_errors=10))
     assert v2["attention_tf_gap_short_to_long"] == "stays flat" and v2["ctc_error_along_long_utterances"] == "grows"
-    assert v2["ss_vs_tf_long"] == "hurts"
+    assert v2["ss_vs_tf_long"].startswith("hurts (-0.100")
+    assert "ss_vs_tf_long" not in speech_summary.verdicts(cer_head, exp_head)  # no paired test, no verdict
 
 
 def test_takeaway_states_the_numbers_and_seed():
     cer_head = speech_summary.cer_headline(_cer_table())
     exp_head = speech_summary.exposure_headline(_errors())
-    text = speech_summary.takeaway(cer_head, exp_head, speech_summary.verdicts(cer_head, exp_head), [7], 0.3, 20)
+    text = speech_summary.takeaway(cer_head, exp_head, speech_summary.verdicts(cer_head, exp_head, _ss_tests()), [7],
+                                   0.3, 20)
     assert "seed(s) [7]" in text and "0.950" in text and "first 20 utterances" in text
     assert "**grows**" in text and "short 0.300 -> 0.300: makes no clear difference" in text
     assert "long 0.950 -> 0.900: helps" in text
     assert "CTC weight 0.3" in text and "from 0.000 (first third of positions) to 0.000 (last third)" in text
     other = speech_summary.takeaway(speech_summary.cer_headline(_cer_table(0.99)), exp_head,
-                           speech_summary.verdicts(speech_summary.cer_headline(_cer_table(0.99)), exp_head), [7], 0.3, 20)
+                           speech_summary.verdicts(speech_summary.cer_headline(_cer_table(0.99)), exp_head,
+                                                   _ss_tests(ss_long_errors=10)), [7], 0.3, 20)
     assert "long 0.950 -> 0.990: hurts" in other and other != text
