@@ -27,6 +27,22 @@ def per_position_error(errors: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataF
     return pd.concat(out, ignore_index=True)
 
 
+OPERATIONS = {"substitution": "fr_substituted", "deletion": "fr_deleted", "insertion": "fr_inserted"}
+
+
+def operations_by_position(errors: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Free-running edit operations by reference position (and any `by` columns): the share of positions
+    substituted, deleted, and preceded by inserted tokens. Columns: *by, position, operation, rate, count."""
+    keys = [*by, "position"]
+    g = errors.groupby(keys)
+    out = []
+    for name, col in OPERATIONS.items():
+        part = pd.DataFrame({"rate": g[col].apply(lambda v: (v > 0).mean()), "count": g[col].size()}).reset_index()
+        part.insert(len(keys), "operation", name)
+        out.append(part)
+    return pd.concat(out, ignore_index=True)
+
+
 def earlier_error(errors: pd.DataFrame, column: str = "fr_error") -> pd.Series:
     """Per row: whether an earlier position of the same example (and seed, if any) was wrong in `column`."""
     keys = [k for k in ("seed", "example") if k in errors]

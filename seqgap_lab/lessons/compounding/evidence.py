@@ -6,6 +6,8 @@ DELTA_PCT (10%) is too small to call compounding; injection is scored over the I
 injected tokens. Every compounding measure is taken on examples within the training lengths, so that a failure
 on longer inputs cannot pass for compounding; the length measure compares, on longer-than-training examples,
 teacher-forced error past the training lengths with the error before them (gold prefixes: no exposure bias).
+A second length measure compares, position by position up to the training lengths, the aligned error of
+longer-than-training examples with that of in-range ones: a longer input that hurts even the early positions.
 The positional rows score token t against gold token t, for contrast: they are what the old curves measured.
 """
 from __future__ import annotations
@@ -70,6 +72,22 @@ def _mantel_haenszel(t: dict) -> np.ndarray:
     return np.where(ok, w * diff, 0).sum(-1) / np.where(ok, w, 0).sum(-1)
 
 
+def _matched_groups(errors: pd.DataFrame, train_positions: int) -> dict:
+    """Per unit and position up to train_positions: aligned errors of longer-than-training examples (1) and of
+    in-range ones (0), for a position-matched comparison of the two groups. Target tokens only: an in-range
+    example's <eos> slot would otherwise face a longer example's token at the same position."""
+    errors = errors[(errors["position"] <= train_positions) & (errors["position"] <= errors["length"])]
+    longer = (errors["length"] + 1 > train_positions).to_numpy()
+    err, pos = errors["fr_error"].to_numpy(bool), errors["position"].to_numpy() - 1
+    units = _units(errors)
+    out = {}
+    for name, sel in (("n1", longer), ("e1", longer & err), ("n0", ~longer), ("e0", ~longer & err)):
+        grid = np.zeros((units.max() + 1 if len(units) else 0, train_positions))
+        np.add.at(grid, (units, pos), sel.astype(float))
+        out[name] = grid
+    return out
+
+
 def evidence(errors: pd.DataFrame, injection: pd.DataFrame, exacc: pd.DataFrame, train_positions: int,
              draws: int = 1000, seed: int = 0) -> pd.DataFrame:
     """The verdict table of one task x model (seeds pooled): one row per measure, COLUMNS."""
@@ -93,6 +111,8 @@ def evidence(errors: pd.DataFrame, injection: pd.DataFrame, exacc: pd.DataFrame,
              lambda t: (t["r"] - t["o"]) / t["o"] * 100, DELTA_PCT, draws, seed),
         _row("teacher-forced error past the training lengths minus before", LENGTH, length_cols,
              lambda t: t["e_past"] / t["n_past"] - t["e_before"] / t["n_before"], DELTA_RATE, draws, seed),
+        _row("aligned error at the same positions, longer-than-training minus in-range examples", LENGTH,
+             _matched_groups(errors, train_positions), _mantel_haenszel, DELTA_RATE, draws, seed),
         _row("free-running excess, scored by position", COMPOUNDING, _excess(within, "fr_error_positional"), ratio,
              DELTA_RATE, draws, seed),
     ]

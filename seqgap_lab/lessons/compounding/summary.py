@@ -14,6 +14,7 @@ SLUGS = {"free-running excess (aligned)": "fr_excess",
          "error in the 5 steps after an injected token (aligned)": "injection_excess",
          "ExAccErr (%) at the longest training length": "exaccerr_pct_at_train_length",
          "teacher-forced error past the training lengths minus before": "length_effect",
+         "aligned error at the same positions, longer-than-training minus in-range examples": "matched_length_effect",
          "free-running excess, scored by position": "fr_excess_positional"}
 
 
@@ -82,6 +83,8 @@ def takeaway(head: dict, seeds: list[int]) -> str:
         if "exaccerr_pct_at_train_length" in h:
             parts.append(_claim(h, "exaccerr_pct_at_train_length", "ExAccErr (%) at the longest training length"))
         parts.append(_claim(h, "length_effect", "teacher-forced error past the training lengths minus before them"))
+        parts.append(_claim(h, "matched_length_effect", "aligned error of longer-than-training examples minus in-range "
+                                                        "ones at the same positions"))
         lines.append("- " + " ".join(parts))
     return "\n".join(lines)
 
