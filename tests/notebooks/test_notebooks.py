@@ -51,17 +51,26 @@ def test_notebook_smoke(path, isolated):
     FIRST_RUNS[path.stem] = (summary, paths.data_dir())
 
 
+# Every paired verdict of core/stats.py starts with one of these (Comparison.verdict).
+VERDICTS = ("helps", "hurts", "makes no clear difference", "is underpowered", "is not judged", "could not be compared")
+COMPOUNDING_VERDICTS = ("compounding", "no compounding", "underpowered")
+
+
 def _check_01(summary: dict) -> None:
     results = summary["results"]
     assert set(results) == {"reverse/transformer", "reverse/gru", "addition/transformer", "addition/gru"}
     for name, row in results.items():
-        for key in ("tf_error_last_in_range", "fr_error_last_in_range"):
+        for key in ("tf_error_last_in_range", "fr_error_last_in_range", "fr_error_positional_last_in_range"):
             assert 0.0 <= row[key] <= 1.0, (name, key, row[key])
-        # A barely trained smoke model may have no clean prefix past position 1 (then null, not a number).
-        conditional = [row[k] for k in ("fr_error_after_an_error", "fr_error_clean_prefix") if row[k] is not None]
-        assert conditional and all(0.0 <= v <= 1.0 for v in conditional), (name, row)
+        for slug in ("fr_excess", "after_error_excess", "injection_excess", "exaccerr_pct_at_train_length"):
+            assert row[f"{slug}_verdict"].startswith(COMPOUNDING_VERDICTS), (name, slug, row[f"{slug}_verdict"])
+        assert row["length_effect_verdict"].startswith(("fails past", "no length failure", "underpowered"))
         assert math.isfinite(row["exaccerr_pct_longest"])
         assert row["exaccerr_longest_length"] > row["train_positions"], "ExAccErr must reach past training lengths"
+    reference = summary["reference_models"]  # the yardsticks run in every profile: the right side each time
+    assert reference["reverse/constant hazard (no compounding)"]["after_error_excess_verdict"] == "no compounding"
+    assert reference["reverse/rising hazard (compounding)"]["after_error_excess_verdict"] == "compounding"
+    assert reference["reverse/fails past training lengths"]["length_effect_verdict"] == "fails past the training lengths"
     assert summary["seeds"] == [0]
     assert 0 < summary["peak_ram_mb"] < 4096, "the smoke run alone must stay far inside the 4 GB budget"
 
@@ -208,7 +217,7 @@ def _check_08(summary: dict) -> None:
             for key in ("exact_match_within", "exact_match_beyond"):
                 assert 0.0 <= v[key] <= 1.0, (cell, remedy, key, v[key])
             assert v["train_seconds"] > 0 and v["decode_seconds"] > 0
-            assert v["verdict_beyond"].split()[0] in ("helps", "hurts", "makes"), v["verdict_beyond"]
+            assert v["verdict_beyond"].startswith(VERDICTS), v["verdict_beyond"]
     assert tr["longest_bucket"] == "41+" and set(tr["models"]["transformer"]) == {
         f"{s}/{d}" for s in ("tf", "ss", "mrt") for d in ("greedy", "beam")}
     assert all(0.0 <= v["bleu"] <= 100.0 for v in tr["models"]["transformer"].values())
@@ -241,7 +250,7 @@ def _check_10(summary: dict) -> None:
     assert set(hall["cells"]) == {f"{m}/{d}" for m in ("TF", "MRT") for d in ("in-domain", "out-of-domain")}
     for cell in hall["cells"].values():
         assert 0.0 <= cell["hallucination_rate"] <= 1.0 and 0.0 <= cell["bleu"] <= 100.0
-    assert hall["largest_beam"] == 3 and hall["mrt_vs_tf_out-of-domain"].split()[0] in ("helps", "hurts", "makes")
+    assert hall["largest_beam"] == 3 and hall["mrt_vs_tf_out-of-domain"].startswith(VERDICTS)
     code, prose = summary["code"], summary["longform"]
     for head in (code, prose):
         assert set(head["cells"]) == {"TF", "self-distilled"}
@@ -272,7 +281,7 @@ def _check_11(summary: dict) -> None:
         for row in exposure[model].values():
             assert 0.0 <= row["tf_error"] <= 1.0 and 0.0 <= row["fr_error"] <= 1.0
     verdicts = summary["verdicts"]
-    assert verdicts["ss_vs_tf_long"] in ("helps", "hurts", "makes no clear difference")
+    assert verdicts["ss_vs_tf_long"].startswith(VERDICTS)
     assert verdicts["ctc_error_along_long_utterances"] in ("grows", "falls", "is flat")
     assert summary["ctc_weight_attention"] == 0.3 and summary["ss_schedule"]["name"] == "linear"
     assert len(summary["examples"]) == 2 and summary["seeds"] == [0]
