@@ -51,17 +51,22 @@ def _excess(errors: pd.DataFrame, column: str) -> dict:
     return _per_unit(errors, {"diff": errors[column].astype(float) - errors["tf_error"], "n": errors["tf_error"] * 0 + 1})
 
 
-def _matched_after_error(errors: pd.DataFrame, column: str) -> dict:
-    """Per unit and position: tokens and errors after an earlier error (1) and after a clean prefix (0)."""
-    after = earlier_error(errors, column).to_numpy()
-    err, pos = errors[column].to_numpy(bool), errors["position"].to_numpy() - 1
-    units, width = _units(errors), int(errors["position"].max()) if len(errors) else 1
+def _strata(errors: pd.DataFrame, group: np.ndarray, column: str, width: int) -> dict:
+    """Per unit and position (the strata of a Mantel-Haenszel comparison): tokens and errors of rows in the
+    group (n1, e1) and out of it (n0, e0), each (units, width)."""
+    err, pos, units = errors[column].to_numpy(bool), errors["position"].to_numpy() - 1, _units(errors)
     out = {}
-    for name, sel in (("n1", after), ("e1", after & err), ("n0", ~after), ("e0", ~after & err)):
+    for name, sel in (("n1", group), ("e1", group & err), ("n0", ~group), ("e0", ~group & err)):
         grid = np.zeros((units.max() + 1 if len(units) else 0, width))
         np.add.at(grid, (units, pos), sel.astype(float))
         out[name] = grid
     return out
+
+
+def _matched_after_error(errors: pd.DataFrame, column: str) -> dict:
+    """Strata of tokens after an earlier error (1) vs after a clean prefix (0)."""
+    width = int(errors["position"].max()) if len(errors) else 1
+    return _strata(errors, earlier_error(errors, column).to_numpy(), column, width)
 
 
 def _mantel_haenszel(t: dict) -> np.ndarray:
@@ -73,19 +78,10 @@ def _mantel_haenszel(t: dict) -> np.ndarray:
 
 
 def _matched_groups(errors: pd.DataFrame, train_positions: int) -> dict:
-    """Per unit and position up to train_positions: aligned errors of longer-than-training examples (1) and of
-    in-range ones (0), for a position-matched comparison of the two groups. Target tokens only: an in-range
-    example's <eos> slot would otherwise face a longer example's token at the same position."""
+    """Strata of longer-than-training examples (1) vs in-range ones (0) at positions up to train_positions, aligned
+    errors. Target tokens only: an in-range example's <eos> slot would otherwise face a longer example's token."""
     errors = errors[(errors["position"] <= train_positions) & (errors["position"] <= errors["length"])]
-    longer = (errors["length"] + 1 > train_positions).to_numpy()
-    err, pos = errors["fr_error"].to_numpy(bool), errors["position"].to_numpy() - 1
-    units = _units(errors)
-    out = {}
-    for name, sel in (("n1", longer), ("e1", longer & err), ("n0", ~longer), ("e0", ~longer & err)):
-        grid = np.zeros((units.max() + 1 if len(units) else 0, train_positions))
-        np.add.at(grid, (units, pos), sel.astype(float))
-        out[name] = grid
-    return out
+    return _strata(errors, (errors["length"] + 1 > train_positions).to_numpy(), "fr_error", train_positions)
 
 
 def evidence(errors: pd.DataFrame, injection: pd.DataFrame, exacc: pd.DataFrame, train_positions: int,
