@@ -79,6 +79,14 @@ def paired_cells(per_example: pd.DataFrame, new: dict, base: dict, examples: str
     return mcnemar(joined["new"].to_numpy(bool), joined["base"].to_numpy(bool))
 
 
+PARTS = {"all": None, "within": EXAMPLES[0], "beyond": EXAMPLES[1]}
+
+
+def paired_parts(per_example: pd.DataFrame, new: dict, base: dict, parts=("all", "within", "beyond")) -> dict:
+    """paired_cells over several example groups of PARTS, as summary.json records: {part: Comparison fields}."""
+    return {part: paired_cells(per_example, new, base, PARTS[part]).as_dict() for part in parts}
+
+
 def cell_numbers(tables: LengthTables, model: str, label: str, min_count: int = 20) -> dict:
     """The numbers of one cell: FR/TF error at the last in-range position, gaps, exact match in/beyond range."""
     pp = tables.per_position

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from seqgap_lab.core.stats import (MIN_EXAMPLES, Comparison, mcnemar, paired_bootstrap, paired_verdict, sentence)
+from seqgap_lab.core.stats import (MIN_EXAMPLES, Comparison, bootstrap_sums, effect_verdict, mcnemar, paired_bootstrap,
+                                   paired_verdict, sentence)
 
 
 def test_mcnemar_by_hand():
@@ -69,3 +70,21 @@ def test_verdict_rule_and_records():
     c = mcnemar(np.arange(200) < 120, np.arange(200) < 100)
     assert sentence(c.as_dict()) == c.sentence() and Comparison(**c.as_dict()) == c
     assert sentence(None) == "could not be compared"
+
+
+def test_effect_verdict_three_ways():
+    assert effect_verdict(0.001, -0.004, 0.006, 0.02, "yes", "no") == "no"
+    assert effect_verdict(0.10, 0.05, 0.15, 0.02, "yes", "no") == "yes"
+    assert effect_verdict(0.01, -0.01, 0.03, 0.02, "yes", "no").startswith("underpowered")
+    assert effect_verdict(float("nan"), float("nan"), float("nan"), 0.02, "yes", "no") == "no (nothing to compare)"
+
+
+def test_bootstrap_sums_ratio_and_pairing():
+    rng = np.random.default_rng(1)
+    errors, tokens = rng.binomial(10, 0.2, 500).astype(float), np.full(500, 10.0)
+    est, lo, hi = bootstrap_sums({"e": errors, "n": tokens}, lambda t: t["e"] / t["n"], draws=500)
+    assert est == pytest.approx(errors.sum() / tokens.sum()) and lo < est < hi
+    assert hi - lo == pytest.approx(2 * 1.96 * np.sqrt(0.2 * 0.8 / 5000), rel=0.25)
+    # Paired: the same units resampled on both sides, so a constant shift has a zero-width interval.
+    est, lo, hi = bootstrap_sums({"a": errors, "b": errors + 1}, lambda t: (t["b"] - t["a"]) / 500, draws=200)
+    assert est == lo == hi == pytest.approx(1.0)

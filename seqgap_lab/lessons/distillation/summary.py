@@ -44,9 +44,8 @@ def headline(tables: DistillTables, per_seed: dict | None = None) -> dict:
         for label, c in cells.items():
             if label != TF and TF in cells and len(tables.per_example):
                 new, base = {"size": size, "label": label}, {"size": size, "label": TF}
-                c["greedy_vs_tf"] = {part: common.paired_cells(tables.per_example[tables.per_example["decoding"] ==
-                                                                                  "greedy"], new, base, group).as_dict()
-                                     for part, group in (("all", None), ("beyond", common.EXAMPLES[1]))}
+                greedy = tables.per_example[tables.per_example["decoding"] == "greedy"]
+                c["greedy_vs_tf"] = common.paired_parts(greedy, new, base, ("all", "beyond"))
     return out
 
 

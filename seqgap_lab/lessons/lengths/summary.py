@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from seqgap_lab.core.stats import Comparison, mcnemar
+from seqgap_lab.core.stats import Comparison, sentence
+from seqgap_lab.lessons.common import EXAMPLES, paired_parts
 from seqgap_lab.metrics.text import paired_stats
 from seqgap_lab.sweeps.cells import BASE, EXAMPLE
 
@@ -26,14 +27,14 @@ def _cell(frame: pd.DataFrame, strategy: str, decoding: str) -> pd.DataFrame:
     return frame[(frame["strategy"] == strategy) & (frame["decoding"] == decoding)]
 
 
-def _exact_test(examples: pd.DataFrame, cell: tuple, part: str) -> Comparison:
-    """McNemar of per-example exact match: cell vs BASE on the same (seed, example), within / beyond / all."""
+def _exact_tests(examples: pd.DataFrame, cell: tuple) -> dict:
+    """McNemar of per-example exact match, cell vs BASE on the same (seed, example): within / beyond / all."""
     rows = examples[examples["metric"] == "correct"]
-    if part != "all":
-        rows = rows[rows["beyond_training"] == (part == "beyond")]
-    keyed = lambda c: _cell(rows, *c).set_index(["seed", "bucket_lo"])["value"]  # noqa: E731
-    joined = pd.concat({"new": keyed(cell), "base": keyed(BASE)}, axis=1, join="inner")
-    return mcnemar(joined["new"].to_numpy() > 0.5, joined["base"].to_numpy() > 0.5)
+    rows = pd.DataFrame({"seed": rows["seed"], "example": rows["bucket_lo"], "correct": rows["value"] > 0.5,
+                         "examples": np.where(rows["beyond_training"], EXAMPLES[1], EXAMPLES[0]),
+                         "strategy": rows["strategy"], "decoding": rows["decoding"]})
+    pick = lambda c: {"strategy": c[0], "decoding": c[1]}  # noqa: E731
+    return paired_parts(rows, pick(cell), pick(BASE), ("within", "beyond", "all"))
 
 
 def _bleu_test(examples: pd.DataFrame, cell: tuple, bucket: str | None) -> Comparison:
@@ -95,9 +96,8 @@ def synthetic_headline(table: pd.DataFrame) -> dict:
         examples = _examples(cells)
         if "/".join(BASE) in row:
             for name, cell in row.items():
-                for part in ("within", "beyond", "all"):
-                    test = _exact_test(examples, tuple(name.split("/")), part)
-                    cell[f"test_{part}"], cell[f"verdict_{part}"] = test.as_dict(), test.sentence()
+                for part, test in _exact_tests(examples, tuple(name.split("/"))).items():
+                    cell[f"test_{part}"], cell[f"verdict_{part}"] = test, sentence(test)
         out[f"{task}/{model}"] = row
     return out
 

@@ -8,7 +8,7 @@ from seqgap_lab.core import seeds
 from seqgap_lab.core.config import check_profile
 from seqgap_lab.core.seeds import seeds_note, spread_text
 from seqgap_lab.core.stats import PAIRED_NOTE, sentence
-from seqgap_lab.lessons.common import EXAMPLES, paired_cells
+from seqgap_lab.lessons.common import paired_parts
 from seqgap_lab.lessons.mrt.study import BASELINE, MRTTables, cell_numbers, mrt_label
 from seqgap_lab.zoo.mrt import FINETUNE
 
@@ -25,8 +25,7 @@ def headline(tables: MRTTables, profile: str, min_count: int = 20, per_seed: dic
     for model, h in out.items():
         if h["main"] and BASELINE in h["cells"] and len(tables.per_example):
             new, base = {"model": model, "label": h["main"]}, {"model": model, "label": BASELINE}
-            h["main_vs_baseline"] = {part: paired_cells(tables.per_example, new, base, group).as_dict()
-                                     for part, group in (("all", None), ("within", EXAMPLES[0]), ("beyond", EXAMPLES[1]))}
+            h["main_vs_baseline"] = paired_parts(tables.per_example, new, base)
     return out
 
 

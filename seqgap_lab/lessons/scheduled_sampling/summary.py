@@ -30,8 +30,7 @@ def headline(tables: LengthTables, min_count: int = 20, per_seed: dict | None = 
         tf_label = next((lab for lab in h["exact_match_by_cell"] if lab in reference), None)
         if "best_ss" in h and tf_label is not None and len(tables.per_example):
             new, base = {"model": model, "label": h["best_ss"]}, {"model": model, "label": tf_label}
-            h["best_ss_vs_tf"] = {part: common.paired_cells(tables.per_example, new, base, group).as_dict()
-                                  for part, group in (("all", None), ("beyond", common.EXAMPLES[1]))}
+            h["best_ss_vs_tf"] = common.paired_parts(tables.per_example, new, base, ("all", "beyond"))
     return out
 
 

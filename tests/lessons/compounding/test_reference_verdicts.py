@@ -1,10 +1,8 @@
 """The measures of notebook 01 prove themselves on the hand-made yardsticks: every aligned headline measure calls
 the constant-hazard model 'no compounding', the rising-hazard one 'compounding', the perfect one 'no compounding',
 and attributes the length failure to length, not to compounding. Positional scoring is shown to fail."""
-import numpy as np
 import pytest
 
-from seqgap_lab.core.stats import bootstrap_sums, effect_verdict
 from seqgap_lab.lessons.compounding import study, summary
 
 COMPOUNDING_MEASURES = ("fr_excess", "after_error_excess", "injection_excess", "exaccerr_pct_at_train_length")
@@ -46,21 +44,3 @@ def test_positional_scoring_would_call_a_slip_compounding(head):
 def test_takeaway_prints_the_verdicts(head):
     text = summary.takeaway(head, [0])
     assert "*compounding*" in text and "*fails past the training lengths*" in text
-
-
-def test_effect_verdict_three_ways():
-    assert effect_verdict(0.001, -0.004, 0.006, 0.02, "yes", "no") == "no"
-    assert effect_verdict(0.10, 0.05, 0.15, 0.02, "yes", "no") == "yes"
-    assert effect_verdict(0.01, -0.01, 0.03, 0.02, "yes", "no").startswith("underpowered")
-    assert effect_verdict(float("nan"), float("nan"), float("nan"), 0.02, "yes", "no") == "no (nothing to compare)"
-
-
-def test_bootstrap_sums_ratio_and_pairing():
-    rng = np.random.default_rng(1)
-    errors, tokens = rng.binomial(10, 0.2, 500).astype(float), np.full(500, 10.0)
-    est, lo, hi = bootstrap_sums({"e": errors, "n": tokens}, lambda t: t["e"] / t["n"], draws=500)
-    assert est == pytest.approx(errors.sum() / tokens.sum()) and lo < est < hi
-    assert hi - lo == pytest.approx(2 * 1.96 * np.sqrt(0.2 * 0.8 / 5000), rel=0.25)
-    # Paired: the same units resampled on both sides, so a constant shift has a zero-width interval.
-    est, lo, hi = bootstrap_sums({"a": errors, "b": errors + 1}, lambda t: (t["b"] - t["a"]) / 500, draws=200)
-    assert est == lo == hi == pytest.approx(1.0)
