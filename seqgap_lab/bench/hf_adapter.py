@@ -254,15 +254,17 @@ def build_gpt2(vocab_size: int = 64, d_model: int = 32, num_layers: int = 2, num
 
 
 def build_marian(vocab_size: int = 8000, d_model: int = 256, num_layers: int = 3, num_heads: int = 4,
-                 ffn_dim: int = 1024, max_positions: int = 512, init_std: float = 0.02, seed: int = 0):
+                 ffn_dim: int = 1024, max_positions: int = 512, init_std: float = 0.02, seed: int = 0,
+                 dropout: float = 0.0):
     """A randomly initialised MarianMTModel from a config (never downloads): pad 0, decoder start = bos 1, eos 2,
-    no forced eos at max_length, no dropout, eval mode."""
+    no forced eos at max_length, eval mode; `dropout` on embeddings, residuals, attention probabilities and the
+    FFN's inner activations (where ours drops too), none by default."""
     transformers = _transformers()
     config = transformers.MarianConfig(
         vocab_size=vocab_size, d_model=d_model, encoder_layers=num_layers, decoder_layers=num_layers,
         encoder_attention_heads=num_heads, decoder_attention_heads=num_heads, encoder_ffn_dim=ffn_dim,
-        decoder_ffn_dim=ffn_dim, max_position_embeddings=max_positions, dropout=0.0, attention_dropout=0.0,
-        activation_dropout=0.0, pad_token_id=PAD, bos_token_id=BOS, eos_token_id=EOS, decoder_start_token_id=BOS,
-        forced_eos_token_id=None, decoder_vocab_size=vocab_size, init_std=init_std)
+        decoder_ffn_dim=ffn_dim, max_position_embeddings=max_positions, dropout=dropout,
+        attention_dropout=dropout, activation_dropout=dropout, pad_token_id=PAD, bos_token_id=BOS, eos_token_id=EOS,
+        decoder_start_token_id=BOS, forced_eos_token_id=None, decoder_vocab_size=vocab_size, init_std=init_std)
     torch.manual_seed(seed)
     return transformers.MarianMTModel(config).eval()

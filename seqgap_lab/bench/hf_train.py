@@ -2,12 +2,17 @@
 HF MarianMT of the same size on the same batch, and our two-pass scheduled-sampling and MRT steps, all in target
 tokens per second and timed interleaved in one process.
 
-Both models have random weights (built from configs, never downloaded) and no dropout; each side computes the
-token-level cross-entropy over the non-pad targets and takes one AdamW step. The speed-up is the median of the
-paired (interleaved) time ratios HF / ours, as every ratio of `seqgap-lab bench` (core/timing.py).
+Both models have random weights (built from configs, never downloaded); each side computes the token-level
+cross-entropy over the non-pad targets and takes one AdamW step with the same optimiser (fused where the device
+has the kernel, as our training loop and HF's Trainer default). Two settings: no dropout (the same arithmetic on
+both sides) and dropout 0.1 on both (what the lessons train with: embeddings, residuals, attention probabilities,
+FFN activations). The speed-up is the median of the paired (interleaved) time ratios HF / ours, as every ratio
+of `seqgap-lab bench` (core/timing.py). On CUDA, our step also runs compiled (torch.compile, and with CUDA
+graphs: mode "reduce-overhead") against the same eager HF step.
 """
 from __future__ import annotations
 
+import copy
 import statistics
 from typing import Callable
 
@@ -22,14 +27,18 @@ from seqgap_lab.data.batching import Batch
 from seqgap_lab.data.vocab import PAD
 from seqgap_lab.models import build_model
 from seqgap_lab.strategies import get_strategy
+from seqgap_lab.training.loop import adamw
 from seqgap_lab.training.step_cost import SIZES, random_batch, train_step_fn
 
 MRT_SAMPLES = 4  # candidates per source in the MRT step (the smallest of the MRT rows of bench/mrt.py)
+DROPOUT = 0.1  # the dropout of the lessons' models (zoo configs), for the second pair of rows
+COMPILE_MODES = {"compiled": None, "cudagraphs": "reduce-overhead"}  # name -> torch.compile mode (CUDA only)
+COMPILE_WARMUP = 3  # calls before timing: the first compiles, CUDA graphs are recorded on a later one
 
 
 def hf_train_step_fn(hf, batch: Batch, device: torch.device) -> Callable[[], None]:
     """One teacher-forced training step of an HF seq2seq model: its own label loss (pad targets ignored), AdamW."""
-    opt = torch.optim.AdamW(hf.parameters(), lr=1e-4)
+    opt = adamw(hf, lr=1e-4)
     mask = batch.src != PAD  # (B, S)
     labels = batch.tgt_out.masked_fill(batch.tgt_out == PAD, -100)  # (B, T): -100 is HF's ignore index
 
@@ -42,25 +51,69 @@ def hf_train_step_fn(hf, batch: Batch, device: torch.device) -> Callable[[], Non
     return step
 
 
-def step_fns(size: dict, device: torch.device) -> tuple[dict[str, Callable[[], None]], Batch]:
-    """Name -> one training step on the benchmark batch: ours (TF, two-pass SS, MRT) and HF Marian (TF)."""
+def _models(size: dict, device: torch.device, dropout: float):
+    """Our Transformer and an HF Marian of the same size, both in training mode with this dropout."""
     seed_everything(0)
     cfg = ModelConfig(kind="transformer", d_model=size["d_model"], num_heads=size["num_heads"],
-                      num_layers=size["num_layers"], ffn_dim=size["ffn_dim"], dropout=0.0)
+                      num_layers=size["num_layers"], ffn_dim=size["ffn_dim"], dropout=dropout)
     ours = build_model(cfg, size["vocab"]).to(device).train()
     hf = build_marian(size["vocab"], size["d_model"], size["num_layers"], size["num_heads"], size["ffn_dim"],
-                      max_positions=max(512, size["src_len"], size["tgt_len"] + 1)).to(device).train()
+                      max_positions=max(512, size["src_len"], size["tgt_len"] + 1), dropout=dropout)
+    return ours, hf.to(device).train()
+
+
+def step_fns(size: dict, device: torch.device, dropout: float = 0.0,
+             others: bool = True) -> tuple[dict[str, Callable[[], None]], Batch]:
+    """Name -> one training step on the benchmark batch: ours (TF; with `others` also two-pass SS and MRT) and HF
+    Marian (TF)."""
+    ours, hf = _models(size, device, dropout)
     batch = random_batch(size, device)
-    ss = get_strategy("scheduled_sampling", mode="two_pass", schedule={"name": "constant", "p": 0.5})
-    mrt = get_strategy("mrt", num_samples=MRT_SAMPLES, max_len_ratio=1.0)
-    return {"transformer/tf": train_step_fn(ours, batch, device), f"{HF_MODEL}/tf": hf_train_step_fn(hf, batch, device),
-            "transformer/ss_two_pass": train_step_fn(ours, batch, device, ss),
-            "transformer/mrt": train_step_fn(ours, batch, device, mrt)}, batch
+    fns = {"transformer/tf": train_step_fn(ours, batch, device), f"{HF_MODEL}/tf": hf_train_step_fn(hf, batch, device)}
+    if others:
+        ss = get_strategy("scheduled_sampling", mode="two_pass", schedule={"name": "constant", "p": 0.5})
+        mrt = get_strategy("mrt", num_samples=MRT_SAMPLES, max_len_ratio=1.0)
+        fns.update({"transformer/ss_two_pass": train_step_fn(ours, batch, device, ss),
+                    "transformer/mrt": train_step_fn(ours, batch, device, mrt)})
+    return fns, batch
 
 
-def hf_train_rows(device: torch.device | str, repeats: int, size: str = "peer") -> list[dict]:
-    """Target tokens/s of every step and the speed-up of our TF step over HF's (median paired ratio); without
-    transformers, one note row saying so."""
+def compiled_fns(size: dict, device: torch.device, batch: Batch) -> tuple[dict, list[str]]:
+    """On CUDA: name -> our teacher-forced step with the model compiled (COMPILE_MODES), each warmed up; and
+    notes for modes that failed to compile (the rows say so instead of stopping the benchmark)."""
+    fns, failed = {}, []
+    ours, _ = _models(size, device, 0.0)
+    for name, mode in COMPILE_MODES.items():
+        model = copy.deepcopy(ours)
+        model.forward = torch.compile(model.forward, mode=mode)  # the instance attribute shadows the method
+        step = train_step_fn(model, batch, device)
+        try:
+            for _ in range(COMPILE_WARMUP):
+                step()
+        except Exception as error:  # noqa: BLE001 - a backend failure is reported as a row, not raised
+            failed.append(f"transformer/tf_{name}: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
+            continue
+        fns[f"transformer/tf_{name}"] = step
+    return fns, failed
+
+
+def _rows(times: dict, tokens: int, note: str, suffix: str = "") -> list[dict]:
+    """tok/s of every step and the speed-up of each of our TF steps over HF's (median paired ratio)."""
+    rows = [bench_row(name.split("/")[0], f"train_{name.split('/')[1]}{suffix}_tokens_per_s",
+                      tokens / statistics.median(t), "tok/s", note) for name, t in times.items()]
+    hf = times[f"{HF_MODEL}/tf"]
+    for name, t in times.items():
+        if name.startswith("transformer/tf"):
+            variant = name.split("/")[1][len("tf"):]
+            rows.append(bench_row(f"transformer_vs_{HF_MODEL}", f"train_step{variant}{suffix}_speedup",
+                                  statistics.median(h / o for h, o in zip(hf, t)), "x",
+                                  f"median paired time ratio HF / ours over {len(t)} interleaved repeats; {note}"))
+    return rows
+
+
+def hf_train_rows(device: torch.device | str, repeats: int, size: str = "peer",
+                  with_compile: bool | None = None) -> list[dict]:
+    """Target tokens/s of every step and the speed-ups of our TF step over HF's, without and with dropout (and
+    compiled, on CUDA by default); without transformers, one note row saying so."""
     check_choice("hf_train_rows", "size", size, tuple(SIZES))
     check_int("hf_train_rows", "repeats", repeats, 1, 1000)
     if not transformers_available():
@@ -68,24 +121,29 @@ def hf_train_rows(device: torch.device | str, repeats: int, size: str = "peer") 
     dev = torch.device(device) if isinstance(device, str) else device
     spec = SIZES[size]
     fns, batch = step_fns(spec, dev)
-    times = interleaved(fns, repeats, dev)
+    failed = []
+    if dev.type == "cuda" if with_compile is None else with_compile:
+        extra, failed = compiled_fns(spec, dev, batch)
+        fns.update(extra)
     tokens = int((batch.tgt_out != PAD).sum())
     note = (f"batch {spec['batch']} x {batch.tgt_out.shape[1]} targets, src_len {spec['src_len']}; d_model "
-            f"{spec['d_model']}, {spec['num_layers']}+{spec['num_layers']} layers, vocab {spec['vocab']}; no dropout; "
+            f"{spec['d_model']}, {spec['num_layers']}+{spec['num_layers']} layers, vocab {spec['vocab']}; "
             f"AdamW step included; random weights; MRT with {MRT_SAMPLES} samples")
-    rows = [bench_row(name.split("/")[0], f"train_{name.split('/')[1]}_tokens_per_s",
-                      tokens / statistics.median(t), "tok/s", note) for name, t in times.items()]
-    ratio = statistics.median(h / o for h, o in zip(times[f"{HF_MODEL}/tf"], times["transformer/tf"]))
-    rows.append(bench_row(f"transformer_vs_{HF_MODEL}", "train_step_speedup", ratio, "x",
-                          f"median paired time ratio HF / ours over {repeats} interleaved repeats; {note}"))
-    return rows
+    rows = _rows(interleaved(fns, repeats, dev), tokens, f"no dropout; {note}")
+    drop_fns, _ = step_fns(spec, dev, DROPOUT, others=False)
+    rows += _rows(interleaved(drop_fns, repeats, dev), tokens, f"dropout {DROPOUT} on both; {note}", "_dropout")
+    return rows + [bench_row("transformer", "train_compile_failed", 0.0, "", why) for why in failed]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m seqgap_lab.bench.hf_train [--size peer] [--repeats 5] [--device cpu]`: print the rows as JSON."""
-    args = peer_parser(__doc__).parse_args(argv)
+    """`python -m seqgap_lab.bench.hf_train [--size peer] [--repeats 5] [--device cpu] [--[no-]compile]`: print the
+    rows as JSON (the compiled rows are on by default on CUDA only)."""
+    parser = peer_parser(__doc__)
+    parser.add_argument("--compile", action="store_true", default=None, help="compiled rows (default: on CUDA)")
+    parser.add_argument("--no-compile", action="store_false", dest="compile", help="no compiled rows")
+    args = parser.parse_args(argv)
     dev = get_device(args.device)
-    return print_rows(dev, args.size, hf_train_rows(dev, args.repeats, args.size))
+    return print_rows(dev, args.size, hf_train_rows(dev, args.repeats, args.size, args.compile))
 
 
 if __name__ == "__main__":

@@ -58,16 +58,26 @@ def collate(pairs: Sequence[tuple[list[int], list[int]]]) -> Batch:
     return Batch(src, tgt_in, tgt_out)
 
 
+def _length_key(pair) -> tuple[int, int, int]:
+    return max(len(pair[0]), len(pair[1])), len(pair[0]), len(pair[1])
+
+
 def bucketed_batches(pairs: Sequence, batch_size: int, rng: np.random.Generator | None = None,
                      pool: int = 50) -> list[Batch]:
-    """One epoch of batches of similar source length (less padding); shuffled when rng is given."""
+    """One epoch of batches of pairs of similar length (less padding); shuffled when rng is given.
+
+    Pairs are sorted by the longer of their two sides (then source, then target length) within large random
+    chunks. Sorting by source length alone left a quarter of the target cells of a translation batch padding
+    (bible default: 77% of target cells real), and the decoder, with its output layer, is the dearer side;
+    by the longer side both sides are about 92% real. Where source and target lengths are equal (copy, reverse)
+    the order is the same as by source length."""
     order = np.arange(len(pairs))
     if rng is not None:
         rng.shuffle(order)
     batches = []
     chunk = batch_size * pool  # sort within large random chunks: near-uniform lengths, still random
     for start in range(0, len(order), chunk):
-        part = sorted(order[start:start + chunk], key=lambda i: (len(pairs[i][0]), len(pairs[i][1])))
+        part = sorted(order[start:start + chunk], key=lambda i: _length_key(pairs[i]))
         batches += [collate([pairs[i] for i in part[j:j + batch_size]]) for j in range(0, len(part), batch_size)]
     if rng is not None:
         rng.shuffle(batches)

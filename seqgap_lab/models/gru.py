@@ -7,6 +7,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqgap_lab.core.config import ModelConfig
 from seqgap_lab.models.base import DecoderState, Seq2SeqModel
+from seqgap_lab.models.dropout import Dropout
 
 
 class GRUSeq2Seq(Seq2SeqModel):
@@ -23,7 +24,7 @@ class GRUSeq2Seq(Seq2SeqModel):
             raise ValueError(f"ModelConfig.d_model = {d} must be even for the bidirectional GRU encoder")
         drop = config.dropout if n > 1 else 0.0
         self.embed = nn.Embedding(vocab_size, d)
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = Dropout(config.dropout)
         self.encoder = nn.GRU(d, d // 2, num_layers=n, batch_first=True, bidirectional=True, dropout=drop)
         self.bridge = nn.Linear(d, d)
         self.decoder = nn.GRU(d, d, num_layers=n, batch_first=True, dropout=drop)

@@ -30,6 +30,7 @@ from torch import nn
 from seqgap_lab.core.config import ModelConfig
 from seqgap_lab.data.vocab import BOS
 from seqgap_lab.models.base import DecoderState, Seq2SeqModel
+from seqgap_lab.models.dropout import Dropout
 from seqgap_lab.models.transformer import EncoderLayer, sinusoidal_table
 
 
@@ -58,7 +59,7 @@ class TransformerLM(Seq2SeqModel):
         d = config.d_model
         self.embed = nn.Embedding(vocab_size, d)
         self.register_buffer("positions", sinusoidal_table(config.max_positions, d), persistent=False)
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = Dropout(config.dropout)
         self.blocks = nn.ModuleList(LMBlock(config) for _ in range(config.num_layers))
         self.final_ln = nn.LayerNorm(d)
         nn.init.normal_(self.embed.weight, std=d ** -0.5)

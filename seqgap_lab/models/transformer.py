@@ -9,6 +9,7 @@ from torch import nn
 
 from seqgap_lab.core.config import ModelConfig
 from seqgap_lab.models.base import DecoderState, Seq2SeqModel
+from seqgap_lab.models.dropout import Dropout, attention_dropout_fused, dropout
 from seqgap_lab.models.kvcache import BeamKV, for_matmul
 from seqgap_lab.models.transformer_static import StaticState, static_step
 
@@ -21,6 +22,19 @@ def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
     table[:, 0::2] = torch.sin(pos * freq)
     table[:, 1::2] = torch.cos(pos * freq[: dim // 2])
     return table
+
+
+def explicit_probs(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None = None,
+                   causal: bool = False) -> torch.Tensor:
+    """Attention probabilities softmax(q k^T / sqrt(dh)): q (B, H, T, dh), k (B, H, S, dh) -> (B, H, T, S); mask
+    broadcastable to that, True = may attend; causal: position t sees keys 0..t (SDPA's is_causal)."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, T, S)
+    if causal:
+        tril = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()  # (T, S)
+        mask = tril if mask is None else mask & tril
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return scores.softmax(-1)
 
 
 class Attention(nn.Module):
@@ -48,13 +62,12 @@ class Attention(nn.Module):
         q = self.split(self.q(x))  # (B, H, T, dh)
         p = self.dropout if self.training else 0.0
         weights = None
-        if need_weights:  # explicit path: the fused kernel does not expose attention probabilities
-            scores = q @ k.transpose(-2, -1) / math.sqrt(self.dh)  # (B, H, T, S)
-            if mask is not None:
-                scores = scores.masked_fill(~mask, float("-inf"))
-            probs = scores.softmax(-1)
-            weights = probs.mean(1)  # (B, T, S)
-            y = F.dropout(probs, p, self.training) @ v
+        # Explicit path where the fused kernel cannot serve: it does not expose attention probabilities, and on
+        # the CPU a dropout_p > 0 sends it to its slow math path (models/dropout.py).
+        if need_weights or (p > 0 and not attention_dropout_fused(x)):
+            probs = explicit_probs(q, k, mask, causal)  # (B, H, T, S)
+            weights = probs.mean(1) if need_weights else None  # (B, T, S)
+            y = dropout(probs, p, self.training) @ v
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
         y = y.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1)  # (B, T, D)
@@ -73,7 +86,7 @@ class Attention(nn.Module):
         q = q.view(-1, per_source, self.h, self.dh).transpose(1, 2)  # (Bs, H, per, dh)
         scores = q @ k.transpose(-2, -1) / math.sqrt(self.dh)  # (Bs, H, per, S)
         probs = scores.masked_fill(~mask[:, None, None, :], float("-inf")).softmax(-1)
-        y = F.dropout(probs, self.dropout if self.training else 0.0, self.training) @ v  # (Bs, H, per, dh)
+        y = dropout(probs, self.dropout, self.training) @ v  # (Bs, H, per, dh)
         y = y.transpose(1, 2).reshape(n, 1, -1)  # (N, 1, D)
         weights = probs.mean(1).reshape(n, 1, -1) if need_weights else None  # (N, 1, S)
         return self.out(y), weights
@@ -90,8 +103,7 @@ class Attention(nn.Module):
         if bias is not None:
             scores += bias
         probs = scores.softmax(-1)
-        if self.training:
-            probs = F.dropout(probs, self.dropout)
+        probs = dropout(probs, self.dropout, self.training)
         y = (probs @ values).transpose(1, 2).reshape(n, 1, -1)  # (G, H, g, dh) -> (N, 1, D)
         return self.out(y)
 
@@ -100,7 +112,7 @@ class FeedForward(nn.Sequential):
     """Position-wise FFN with GELU."""
 
     def __init__(self, d_model: int, ffn_dim: int, dropout: float):
-        super().__init__(nn.Linear(d_model, ffn_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn_dim, d_model))
+        super().__init__(nn.Linear(d_model, ffn_dim), nn.GELU(), Dropout(dropout), nn.Linear(ffn_dim, d_model))
 
 
 class EncoderLayer(nn.Module):
@@ -111,7 +123,7 @@ class EncoderLayer(nn.Module):
         self.ln1, self.ln2 = nn.LayerNorm(c.d_model), nn.LayerNorm(c.d_model)
         self.attn = Attention(c.d_model, c.num_heads, c.dropout)
         self.ffn = FeedForward(c.d_model, c.ffn_dim, c.dropout)
-        self.drop = nn.Dropout(c.dropout)
+        self.drop = Dropout(c.dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x (B, S, D), mask (B, 1, 1, S)."""
@@ -129,7 +141,7 @@ class DecoderLayer(nn.Module):
         self.self_attn = Attention(c.d_model, c.num_heads, c.dropout)
         self.cross_attn = Attention(c.d_model, c.num_heads, c.dropout)
         self.ffn = FeedForward(c.d_model, c.ffn_dim, c.dropout)
-        self.drop = nn.Dropout(c.dropout)
+        self.drop = Dropout(c.dropout)
 
     def forward(self, x, cross_kv, src_mask, self_kv=None, need_weights=False):
         """x (B, T, D). Without self_kv: causal over x itself. With self_kv (cached keys/values
@@ -175,7 +187,7 @@ class TransformerSeq2Seq(Seq2SeqModel):
         d = config.d_model
         self.embed = nn.Embedding(vocab_size, d)
         self.register_buffer("positions", sinusoidal_table(config.max_positions, d), persistent=False)
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = Dropout(config.dropout)
         self.encoder = nn.ModuleList(EncoderLayer(config) for _ in range(config.num_layers))
         self.decoder = nn.ModuleList(DecoderLayer(config) for _ in range(config.num_layers))
         self.enc_ln, self.dec_ln = nn.LayerNorm(d), nn.LayerNorm(d)

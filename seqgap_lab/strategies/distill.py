@@ -57,11 +57,11 @@ class WordKD:
         self.teacher.train(was_training)
         kl = kd_kl(logits, teacher_logits, batch.tgt_out, self.temperature)
         loss = self.kd_weight * kl
-        logs = {"kl": float(kl.detach())}
+        logs = {"kl": kl.detach()}  # 0-d tensors, read by the training loop at log points
         if self.kd_weight < 1.0:
             nll = token_nll(logits, batch.tgt_out, self.label_smoothing)
             loss = loss + (1.0 - self.kd_weight) * nll
-            logs["nll"] = float(nll.detach())
+            logs["nll"] = nll.detach()
         return loss, logs
 
 

@@ -27,7 +27,7 @@ from seqgap_lab.models.speech.ctc import CTCModel
 from seqgap_lab.models.speech.encoder import SpeechModelConfig
 from seqgap_lab.models.speech.transducer import TransducerModel
 from seqgap_lab.strategies import get_strategy
-from seqgap_lab.training.loop import make_optimizer, optimizer_step
+from seqgap_lab.training.loop import Window, make_optimizer, optimizer_step
 
 Callback = Callable[[int, dict], None]
 _MODELS = {"ctc": CTCModel, "attention": SpeechAttentionSeq2Seq, "transducer": TransducerModel}
@@ -54,7 +54,7 @@ def _loss_fn(model, config: TrainConfig):
         """(1 - w) * the strategy's cross-entropy + w * CTC on the same encoder output."""
         loss, logs = strategy.loss(model, batch, step)
         ctc = model.ctc_loss(batch)
-        logs = {**logs, "ce_loss": float(loss.detach()), "ctc_loss": float(ctc.detach())}
+        logs = {**logs, "ce_loss": loss.detach(), "ctc_loss": ctc.detach()}
         return (1 - weight) * loss + weight * ctc, logs
 
     return joint, f"{strategy.name}+ctc{weight:g}"
@@ -70,20 +70,20 @@ def train_speech(model, train_pairs: Sequence[SpeechPair], config: TrainConfig, 
     model.to(device).train()
     opt, sched = make_optimizer(model, config)
     batches = infinite_speech_batches(train_pairs, config.batch_size, config.seed)
-    history, window, start, paused = [], [], time.perf_counter(), 0.0
+    history, window, start, paused = [], Window(), time.perf_counter(), 0.0
     bar = tqdm(range(config.steps), desc=f"train speech {model.kind}/{name}", disable=not progress, leave=False)
     for step in bar:
         batch = next(batches).to(device)
         with autocast(device):
             loss, logs = loss_fn(batch, step)
         grad_norm = optimizer_step(model, loss, opt, sched, config, step)
-        window.append({"loss": float(loss.detach()), **{k: float(v) for k, v in logs.items()}})
+        window.add(loss.detach(), 0, logs)
         elapsed = time.perf_counter() - start - paused  # training time: callbacks (evaluation) excluded
         out_of_time = time_budget_s is not None and elapsed >= time_budget_s
         if (step + 1) % config.log_every == 0 or step + 1 == config.steps or out_of_time:
-            row = {"step": step + 1, "lr": sched.get_last_lr()[0], "grad_norm": float(grad_norm),
-                   "elapsed_s": elapsed, **pd.DataFrame(window).mean().to_dict()}
-            window = []
+            row = window.flush(step + 1, sched.get_last_lr()[0], grad_norm, config)
+            row.pop("tokens_per_s")
+            row = {**{k: row.pop(k) for k in ("step", "lr", "grad_norm")}, "elapsed_s": elapsed, **row}
             history.append(row)
             bar.set_postfix(loss=f"{row['loss']:.3f}")
             pause = time.perf_counter()

@@ -17,6 +17,7 @@ from seqgap_lab.data.vocab import BOS, EOS
 from seqgap_lab.strategies import get_strategy
 from seqgap_lab.strategies.scheduled_sampling import ScheduledSampling
 from seqgap_lab.strategies.schedules import constant
+from seqgap_lab.training.loop import adamw
 
 # Scheduled sampling: exact incremental (the GRU's default, also valid for the Transformer), parallel
 # two-pass (the Transformer's default), and the naive O(T^2) loop.
@@ -63,8 +64,10 @@ def naive_greedy(model, src: torch.Tensor, steps: int) -> torch.Tensor:
 
 
 def train_step_fn(model, batch: Batch, device: torch.device, strategy=None) -> Callable[[], None]:
+    """One training step of `strategy` (default teacher forcing) on the batch: loss, backward, the training loop's
+    AdamW (training/loop.adamw: fused where available)."""
     strategy = strategy or get_strategy("teacher_forcing")
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    opt = adamw(model, lr=1e-4)
 
     def step() -> None:
         with autocast(device):

@@ -20,8 +20,30 @@ def test_rows_cover_every_step_and_the_speedup():
     metrics = {(r["model"], r["metric"]) for r in rows}
     assert metrics == {("transformer", "train_tf_tokens_per_s"), ("hf_marian", "train_tf_tokens_per_s"),
                        ("transformer", "train_ss_two_pass_tokens_per_s"), ("transformer", "train_mrt_tokens_per_s"),
-                       ("transformer_vs_hf_marian", "train_step_speedup")}
+                       ("transformer_vs_hf_marian", "train_step_speedup"),
+                       ("transformer", "train_tf_dropout_tokens_per_s"), ("hf_marian", "train_tf_dropout_tokens_per_s"),
+                       ("transformer_vs_hf_marian", "train_step_dropout_speedup")}
     assert all(r["value"] > 0 for r in rows)
+    assert "no dropout" in rows[0]["note"] and "dropout 0.1 on both" in rows[-1]["note"]
+
+
+def test_compiled_rows_time_a_compiled_step_or_say_why(monkeypatch):
+    """The compiled variants (on by default on CUDA only) give a row each, or a row naming the failure."""
+    monkeypatch.setattr(hf_train, "COMPILE_MODES", {"compiled": None})
+    monkeypatch.setattr(hf_train.torch, "compile", lambda fn, mode=None: fn)  # eager stand-in: no minute of compiling
+    rows = hf_train.hf_train_rows(CPU, repeats=1, size="tiny", with_compile=True)
+    metrics = {r["metric"] for r in rows}
+    assert {"train_tf_compiled_tokens_per_s", "train_step_compiled_speedup"} <= metrics
+
+    def broken(fn, mode=None):
+        def call(*args, **kwargs):
+            raise RuntimeError("backend exploded\nmore")
+        return call
+    monkeypatch.setattr(hf_train.torch, "compile", broken)
+    rows = hf_train.hf_train_rows(CPU, repeats=1, size="tiny", with_compile=True)
+    failed = [r for r in rows if r["metric"] == "train_compile_failed"]
+    assert len(failed) == 1 and "RuntimeError: backend exploded" in failed[0]["note"]
+    assert "train_step_compiled_speedup" not in {r["metric"] for r in rows}
 
 
 def test_each_step_trains_its_model():

@@ -89,7 +89,8 @@ def test_strategy_at_p_one_equals_teacher_forcing_exactly(task, batch, kind):
     loss, logs = get_strategy("scheduled_sampling", schedule={"name": "constant", "p": 1.0}).loss(model, batch, 7)
     tf_loss, tf_logs = TeacherForcing().loss(model, batch, 7)
     assert float(loss.detach()) == float(tf_loss.detach())
-    assert logs == {"p_use_gt": 1.0, "token_acc": tf_logs["token_acc"], "model_token_frac": 0.0}
+    assert {k: float(v) for k, v in logs.items()} == {"p_use_gt": 1.0, "token_acc": float(tf_logs["token_acc"]),
+                                                      "model_token_frac": 0.0}
 
 
 def _manual_greedy_feed(model, batch):
@@ -119,7 +120,7 @@ def test_sequential_at_p_zero_feeds_the_greedy_prefix(task, batch, kind):
     assert float(loss) == pytest.approx(float(ref_loss), abs=1e-6)
     # the strategy's own loss at p=0: every real choice was a model token
     _, logs = ScheduledSampling(schedule=constant(0.0), mode="sequential").loss(model, batch, 0)
-    assert logs["model_token_frac"] == 1.0 and logs["p_use_gt"] == 0.0
+    assert float(logs["model_token_frac"]) == 1.0 and logs["p_use_gt"] == 0.0
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -187,8 +188,8 @@ def test_auto_mode_and_logs(task, batch):
     loss, logs = strategy.loss(_model(task, "transformer"), batch, 0)
     assert loss.requires_grad and math.isfinite(float(loss.detach()))
     assert set(logs) == {"p_use_gt", "token_acc", "model_token_frac"}
-    assert logs["p_use_gt"] == 0.5 and 0.3 < logs["model_token_frac"] < 0.7
-    assert 0.0 <= logs["token_acc"] <= 1.0
+    assert logs["p_use_gt"] == 0.5 and 0.3 < float(logs["model_token_frac"]) < 0.7
+    assert 0.0 <= float(logs["token_acc"]) <= 1.0
 
 
 # ---- schedules ----------------------------------------------------------------------------------

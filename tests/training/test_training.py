@@ -176,7 +176,7 @@ def test_evaluate_loss_matches_teacher_forcing_and_restores_mode(splits):
     batch = collate(pairs)
     loss, logs = TeacherForcing().loss(model, batch, 0)
     assert out["dev_loss"] == pytest.approx(float(loss), rel=1e-5)
-    assert out["dev_token_acc"] == pytest.approx(logs["token_acc"], rel=1e-5)
+    assert out["dev_token_acc"] == pytest.approx(float(logs["token_acc"]), rel=1e-5)
 
 
 def test_strategy_registry():

@@ -11,9 +11,11 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from seqgap_lab.core.config import ConfigError, check_choice, check_float, check_int
+from seqgap_lab.models.dropout import Dropout, attention_dropout_fused, dropout
 
 SPEECH_MODELS = ("ctc", "attention", "transducer")
 
@@ -91,6 +93,33 @@ def _sinusoids(num_positions: int, dim: int, device) -> torch.Tensor:
     return table  # (num_positions, dim)
 
 
+class EncoderLayer(nn.TransformerEncoderLayer):
+    """torch's pre-LN TransformerEncoderLayer (same parameters, same state dict, same eval fast path) whose
+    training-mode dropouts use the fast CPU mask of models/dropout.py: torch's Bernoulli draws were a fifth of a
+    speech training step. Self-attention is computed explicitly (from the same in_proj / out_proj weights) where
+    torch would send dropout_p > 0 to its slow math path."""
+
+    def __init__(self, c: SpeechModelConfig):
+        super().__init__(c.d_model, c.num_heads, c.ffn_dim, c.dropout, batch_first=True, norm_first=True)
+        self.dropout, self.dropout1, self.dropout2 = Dropout(c.dropout), Dropout(c.dropout), Dropout(c.dropout)
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal=False):
+        """Self-attention of x (B, T, D); key_padding_mask (B, T) True = padding, as torch's."""
+        attn = self.self_attn
+        if not self.training or attn.dropout == 0.0 or attention_dropout_fused(x) or attn_mask is not None:
+            return super()._sa_block(x, attn_mask, key_padding_mask, is_causal)
+        b, t, d = x.shape
+        h = attn.num_heads
+        heads = lambda y: y.view(b, t, h, d // h).transpose(1, 2)  # noqa: E731  (B, T, D) -> (B, H, T, dh)
+        q, k, v = (heads(y) for y in F.linear(x, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(d // h)  # (B, H, T, T)
+        if key_padding_mask is not None:  # nn.TransformerEncoder hands it on as a float mask (-inf = padding)
+            pad = key_padding_mask[:, None, None, :]
+            scores = scores.masked_fill(pad, float("-inf")) if pad.dtype == torch.bool else scores + pad
+        y = dropout(scores.softmax(-1), attn.dropout) @ v  # (B, H, T, dh)
+        return self.dropout1(attn.out_proj(y.transpose(1, 2).reshape(b, t, d)))
+
+
 class SpeechEncoder(nn.Module):
     """Conv2d subsampling (4x in time) + Transformer encoder: (B, T, n_mels) -> (B, T', d_model)."""
 
@@ -101,10 +130,8 @@ class SpeechEncoder(nn.Module):
                                   nn.Conv2d(c.conv_channels, c.conv_channels, 3, stride=2, padding=1), nn.ReLU())
         freq = (c.n_mels + 3) // 4  # the feature axis is subsampled by the same two convolutions
         self.proj = nn.Linear(c.conv_channels * freq, c.d_model)
-        self.drop = nn.Dropout(c.dropout)
-        layer = nn.TransformerEncoderLayer(c.d_model, c.num_heads, c.ffn_dim, c.dropout, batch_first=True,
-                                           norm_first=True)
-        self.layers = nn.TransformerEncoder(layer, c.encoder_layers, enable_nested_tensor=False) \
+        self.drop = Dropout(c.dropout)
+        self.layers = nn.TransformerEncoder(EncoderLayer(c), c.encoder_layers, enable_nested_tensor=False) \
             if c.encoder_layers else None
         self.norm = nn.LayerNorm(c.d_model)
 
