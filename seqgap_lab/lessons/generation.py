@@ -5,15 +5,19 @@ in data/generations/, and the paired comparison over prompts.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 
 from seqgap_lab.core import paths
 from seqgap_lab.core.cache import cached_json_rows, config_hash
+from seqgap_lab.core.stats import paired_bootstrap
 from seqgap_lab.data.batching import collate
 from seqgap_lab.metrics.generation import generation_metrics, parses, rep_n
 from seqgap_lab.zoo import lms as lm
@@ -149,12 +153,24 @@ def group_metrics(rows: pd.DataFrame, references: pd.DataFrame | None = None) ->
     return {k: float(v) for k, v in row.items()}
 
 
-def compare(diff: float, se: float, min_delta: float = 0.01) -> str:
-    """'lower' / 'higher' only past two standard errors of a paired difference (and min_delta); None (a NaN
-    read back from summary.json) counts as NaN."""
-    se = float("nan") if se is None else se
-    tol = max(min_delta, 2 * se) if se == se else min_delta
-    if diff is None or diff != diff:
-        return "could not be compared"
-    word = "lower" if diff < -tol else "higher" if diff > tol else "no clear difference"
-    return f"{word} ({diff:+.3f}, noise ±{tol:.3f})"
+# The smallest per-prompt difference of a generation score (rep-4, parse rate, topic similarity) the lessons
+# count, fixed before measuring: 'no clear difference' needs the 95% interval inside ±0.01.
+SMALLEST_GENERATION = 0.01
+
+
+PAIRED_PROMPTS_NOTE = ("Paired over the same prompts: a bootstrap of the mean per-prompt difference (95% interval, "
+                       f"two-sided p), 'no clear difference' only when the interval lies inside ±{SMALLEST_GENERATION:g}, "
+                       "no verdict under 100 prompts.")
+
+
+def paired_comparison(diff: Sequence[float], better: str | None, smallest: float = SMALLEST_GENERATION) -> dict:
+    """The mean per-prompt difference new - base compared with core/stats' paired bootstrap (interval, p-value,
+    verdict), as a dict for summary.json (`stats.sentence` prints it). better = 'lower' (rep-4) or 'higher' (parse
+    rate, topic similarity) turns the verdict into helps / hurts in that direction; None words it higher / lower."""
+    d = np.asarray(diff, dtype=float)
+    d = d[np.isfinite(d)]
+    n = max(len(d), 1)
+    comparison = paired_bootstrap({"d": d}, lambda totals: totals["d"] / n, smallest)
+    rise, fall = {"lower": ("hurts", "helps"), "higher": ("helps", "hurts"), None: ("higher", "lower")}[better]
+    verdict = {"helps": rise, "hurts": fall}.get(comparison.verdict, comparison.verdict)
+    return dataclasses.replace(comparison, verdict=verdict).as_dict()

@@ -1,10 +1,13 @@
 """lessons/common.py: length tables pooled over seeds keep their baseline column; run_seeded pools once."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 from helpers import ss_tables
 
 from seqgap_lab.lessons import common
+from seqgap_lab.lessons.generation import paired_comparison
 
 
 def _per_seed(seed: int) -> common.LengthTables:
@@ -37,3 +40,25 @@ def test_tables_without_a_baseline_column_have_no_reference():
     bare = common.LengthTables(tables.per_position, tables.by_length.drop(columns="baseline"), tables.training,
                                tables.train_positions)
     assert common.baseline_labels(bare) == []
+
+
+def _prompts(mean: float, sd: float, n: int = 200) -> np.ndarray:
+    """n per-prompt differences with exactly this mean."""
+    d = np.random.default_rng(0).normal(0, sd, n)
+    return d - d.mean() + mean
+
+
+def test_paired_comparison_over_prompts_words_the_verdict_in_the_metrics_good_direction():
+    """rep-4 falls: helps; rises: hurts; parse rate or topic similarity rises: helps; against a reference the
+    verdict says higher / lower; a tight interval at 0 is no clear difference, a loose one underpowered."""
+    assert paired_comparison(_prompts(-0.1, 0.2), better="lower")["verdict"] == "helps"
+    assert paired_comparison(_prompts(+0.1, 0.2), better="lower")["verdict"] == "hurts"
+    assert paired_comparison(_prompts(+0.1, 0.2), better="higher")["verdict"] == "helps"
+    assert paired_comparison(_prompts(-0.1, 0.2), better=None)["verdict"] == "lower"
+    assert paired_comparison(_prompts(0.0, 0.01), better="lower")["verdict"] == "makes no clear difference"
+    loose = paired_comparison(_prompts(0.0, 0.3), better="lower")
+    assert loose["verdict"].startswith("is underpowered (it could only have detected a difference of")
+    assert loose["low"] < 0 < loose["high"] and loose["test"] == "paired bootstrap" and loose["n"] == 200
+    few = paired_comparison(_prompts(-0.5, 0.1, n=40), better="lower")
+    assert few["verdict"] == "is not judged (n = 40 < 100 examples)" and few["delta"] == pytest.approx(-0.5)
+    assert paired_comparison([float("nan")], better="lower")["verdict"] == "could not be compared (no examples)"

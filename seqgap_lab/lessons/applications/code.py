@@ -139,8 +139,8 @@ def takeaway(head: dict) -> str:
     lines = [f"Code completion, profile `{head['profile']}`: {head['num_prompts']} test functions completed from "
              f"signature + docstring, budgets {head['budgets']} LM tokens, top-p seeds {head['seeds']} (mean ± sd "
              "over seeds). Parse rate = share of prompt + completion that still parses (cut last line dropped, an "
-             "unfinished block allowed). Self-distilled vs TF is called higher or lower only when the paired "
-             "per-prompt difference exceeds two standard errors (and 0.01)."]
+             "unfinished block allowed). Self-distilled vs TF: "
+             f"{generation.PAIRED_PROMPTS_NOTE}"]
     for strategy, cells in head["cells"].items():
         lines.append(f"- **{strategy}**, {L} tokens, parse rate: {app_runs.listing(cells, 'parse_rate')}; over completions "
                      f"with a complete line: {app_runs.listing(cells, 'parse_rate_checked')}; share without one (judged by "

@@ -11,7 +11,8 @@ prose LM's training passages) between the prompt and each successive window of W
 continuation (full windows only). Per generation: topic_sim_first (window 0), topic_sim_last (its last full
 window); the drift curve = the mean similarity per window index at the longest budget. The human reference
 cut at the same budget is the baseline: a decoding drifts more than human text when its last-window
-similarity is lower than the reference's, paired over prompts, beyond two standard errors (and 0.01).
+similarity is lower than the reference's, paired over prompts (generation.paired_comparison: a bootstrap interval
+and p-value for the mean per-prompt difference).
 """
 from __future__ import annotations
 
@@ -149,7 +150,7 @@ def headline(run: app_runs.AppRun) -> dict:
         effects[decoding] = {c: app_runs.paired(g, a, b, longest, c) for c in ("rep_4", "topic_sim_last")}
         for strategy in app_runs.STRATEGIES:
             vs_ref.setdefault(strategy, {})[decoding] = app_runs.paired(g, (strategy, decoding), ref, longest,
-                                                                        "topic_sim_last")
+                                                                        "topic_sim_last", better=None)
     return {"profile": info.get("profile"), "budgets": info.get("budgets"), "seeds": info.get("seeds"),
             "num_prompts": info.get("num_prompts"), "window_words": info.get("window_words"), "longest": longest,
             "reference": cells.pop(app_runs.REFERENCE, {}).get(app_runs.REFERENCE, {}), "cells": cells,
@@ -163,8 +164,8 @@ def takeaway(head: dict) -> str:
     lines = [f"Long-form prose, profile `{head['profile']}`: {head['num_prompts']} test passages continued from their "
              f"first {PROMPT_WORDS} words, budgets {head['budgets']} LM tokens, top-p seeds {head['seeds']} (mean ± "
              f"sd over seeds). Topic similarity = TF-IDF cosine between the prompt's content words and each "
-             f"{W}-word window of the continuation; drift = its fall over the windows. A paired per-prompt "
-             "difference is called higher or lower only beyond two standard errors (and 0.01)."]
+             f"{W}-word window of the continuation; drift = its fall over the windows. "
+             f"{generation.PAIRED_PROMPTS_NOTE} Against the human reference the verdict says higher or lower."]
     for strategy, cells in head["cells"].items():
         lines.append(f"- **{strategy}**, {L} tokens: rep-2 {app_runs.listing(cells, 'rep_2')}; rep-4 "
                      f"{app_runs.listing(cells, 'rep_4')}; diversity {app_runs.listing(cells, 'diversity')}; topic similarity of "

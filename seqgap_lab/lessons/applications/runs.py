@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from seqgap_lab.core.config import ConfigError, DecodeConfig, check_int
+from seqgap_lab.core.stats import sentence
 from seqgap_lab.decoding import decode_sequences
 from seqgap_lab.lessons import generation
 from seqgap_lab.zoo import lms as lm
@@ -143,11 +144,19 @@ def per_prompt(generations: pd.DataFrame, strategy: str, decoding: str, max_len:
     return g.groupby("prompt_index")[column].apply(lambda s: s.astype(float).mean())
 
 
-def paired(generations: pd.DataFrame, a: tuple, b: tuple, max_len: int, column: str) -> dict:
-    """Mean, standard error over prompts and n of a - b; a and b are (strategy, decoding) pairs."""
+# Which way each compared per-generation column is better (generation.paired_comparison's `better`).
+BETTER = {"rep_4": "lower", "parses": "higher", "parses_checked": "higher", "topic_sim_last": "higher"}
+
+
+def paired(generations: pd.DataFrame, a: tuple, b: tuple, max_len: int, column: str,
+           better: str | None = "auto") -> dict:
+    """a - b over the same prompts (a and b are (strategy, decoding) pairs): mean, standard error, n and the
+    paired comparison (generation.paired_comparison; better 'auto' = BETTER[column], None = higher / lower)."""
     diff = (per_prompt(generations, *a, max_len, column) - per_prompt(generations, *b, max_len, column)).dropna()
     se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
-    return {"diff": float(diff.mean()) if len(diff) else float("nan"), "se": se, "n": int(len(diff))}
+    way = BETTER.get(column) if better == "auto" else better
+    return {"diff": float(diff.mean()) if len(diff) else float("nan"), "se": se, "n": int(len(diff)),
+            "comparison": generation.paired_comparison(diff.to_numpy(), way)}
 
 
 def cell_stats(metrics: pd.DataFrame, max_len: int, keys) -> dict:
@@ -190,9 +199,9 @@ def listing(cells: dict, key: str) -> str:
     return "; ".join(out)
 
 
-def compare(effect: dict, min_delta: float = 0.01) -> str:
-    """'lower' / 'higher' only past two standard errors over prompts (generation.compare, notebook 07's rule)."""
-    return generation.compare(effect["diff"], effect["se"], min_delta)
+def compare(effect: dict) -> str:
+    """The verdict sentence of a `paired` effect (core/stats.Comparison.sentence), or 'could not be compared'."""
+    return sentence(effect.get("comparison"))
 
 
 def run_grid(name: str, pair: generation.LMPair, models: dict, budgets: list[int],

@@ -120,12 +120,12 @@ def nmt_parts(beam: dict | None) -> list[tuple[str, str | None]]:
     return parts
 
 
-def _rep4_outcome(diff, se) -> str | None:
-    """Lower rep-4 past two standard errors over prompts (and 0.01) backs a remedy; higher contradicts it."""
-    if diff is None or diff != diff:
-        return None
-    tol = max(0.01, 2 * (se or 0.0) if se == se else 0.01)
-    return "helps" if diff < -tol else "hurts" if diff > tol else "none"
+def _rep4_part(what: str, comparison: dict | None) -> tuple[str, str | None]:
+    """(evidence text, outcome) of a paired rep-4 comparison over prompts (generation.paired_comparison: 'helps'
+    = lower rep-4); not measured without one."""
+    if not comparison or comparison.get("delta") != comparison.get("delta"):
+        return what, None
+    return f"{what}: {sentence(comparison)}", outcome(comparison["verdict"])
 
 
 def longform_parts(contrastive: dict | None, longform: dict | None = None) -> list[tuple[str, str | None]]:
@@ -133,18 +133,14 @@ def longform_parts(contrastive: dict | None, longform: dict | None = None) -> li
     self-distilled prose LM vs the teacher-forced one, both greedy (notebook 10's long-form headline)."""
     parts = []
     for corpus, row in (contrastive or {}).items():
-        diff, se = row.get("contrastive_minus_greedy_rep_4"), row.get("contrastive_minus_greedy_rep_4_se")
-        result = _rep4_outcome(diff, se)
-        text = (f"{corpus}: contrastive minus greedy rep-4 at {row.get('longest')} tokens {diff:+.3f} (se {se:.3f})"
-                if result is not None else f"{corpus}: contrastive vs greedy")
-        parts.append((text, result))
+        parts.append(_rep4_part(f"{corpus}: contrastive minus greedy rep-4 at {row.get('longest')} tokens",
+                                row.get("contrastive_vs_greedy_rep_4")))
     if not parts:
         parts.append(("contrastive decoding (notebook 07)", None))
     effect = ((longform or {}).get("distill_effect") or {}).get("greedy", {}).get("rep_4")
     if effect:
-        parts.append((f"prose: self-distilled minus TF rep-4, greedy, at {longform.get('longest')} tokens "
-                      f"{effect['diff']:+.3f} (se {effect['se']:.3f}, {effect['n']} prompts)",
-                      _rep4_outcome(effect["diff"], effect["se"])))
+        parts.append(_rep4_part(f"prose: self-distilled minus TF rep-4, greedy, at {longform.get('longest')} tokens",
+                                effect.get("comparison")))
     else:
         parts.append(("self-distillation for long-form generation (notebook 10's long-form study)", None))
     return parts

@@ -98,13 +98,15 @@ def test_headline_and_takeaway_read_the_table_and_the_verdict_follows_it():
     assert same["parse_curves"]["TF"]["greedy"] == {"8": 1.0, "16": 1.0}
     assert same["distill_effect"]["greedy"]["parses"]["diff"] == 0.0
     text = app_code.takeaway(same)
-    assert "greedy no clear difference (+0.000" in text and "1.000" in text
+    # 8 prompts: the paired comparison gives the difference but no verdict (core/stats.MIN_EXAMPLES)
+    assert "greedy is not judged (n = 8 < 100 examples; difference +0.000)" in text and "1.000" in text
     worse = app_code.headline(_run([False] * 6 + [True] * 2))
     assert worse["cells"][app_runs.DISTILLED]["greedy"]["parse_rate"] == 0.25
     effect = worse["distill_effect"]["greedy"]["parses"]
     assert effect["diff"] == pytest.approx(-0.75) and effect["n"] == 8
     text = app_code.takeaway(worse)
-    assert "greedy lower (-0.750" in text and "greedy 0.250" in text
+    assert "greedy is not judged (n = 8 < 100 examples; difference -0.750)" in text and "greedy 0.250" in text
+    assert effect["comparison"]["delta"] == pytest.approx(-0.75)
     assert "greedy 1.00/0.25" in text  # the self-distilled curve over 8/16 tokens
 
 

@@ -95,12 +95,17 @@ def test_headline_and_takeaway_read_the_table_and_the_verdict_follows_it():
     assert head["drift_curves"]["TF"]["greedy"] == {"0": pytest.approx(tf["topic_sim_first"]), "1": 0.0}
     assert head["distill_effect"]["greedy"]["topic_sim_last"]["diff"] == 0.0
     text = app_longform.takeaway(head)
-    assert f"greedy {tf['topic_sim_first']:.3f}" in text and "greedy lower (" in text  # drifts vs the reference
-    assert "last-window topic similarity per prompt: greedy no clear difference" in text
+    vs_ref = head["vs_reference"]["TF"]["greedy"]["comparison"]
+    assert vs_ref["delta"] < 0 and vs_ref["n"] == 6  # drifts more than the reference; 6 prompts: not judged
+    assert f"greedy {tf['topic_sim_first']:.3f}" in text and "greedy is not judged (n = 6 < 100 examples; " \
+        f"difference {vs_ref['delta']:+.3f})" in text
+    assert "last-window topic similarity per prompt: greedy is not judged (n = 6 < 100 examples; difference " \
+        "+0.000)" in text
     stays = app_longform.headline(_run(TOPIC + " " + TOPIC))  # the student stays on topic
     effect = stays["distill_effect"]["greedy"]["topic_sim_last"]
     assert effect["diff"] > 0.8 and effect["n"] == 6
-    assert "last-window topic similarity per prompt: greedy higher (+" in app_longform.takeaway(stays)
+    assert "last-window topic similarity per prompt: greedy is not judged (n = 6 < 100 examples; difference +" \
+        in app_longform.takeaway(stays)
     assert stays["cells"][app_runs.DISTILLED]["greedy"]["rep_4"] > 0.3
 
 

@@ -91,6 +91,8 @@ def test_headline_reads_the_tables():
     assert sampled["rep_4"] == pytest.approx(0.15) and sampled["rep_4_sd"] == pytest.approx(0.3 / 2 ** 0.5)
     assert "rep_4_sd" not in prose["decodings"]["greedy"]
     assert prose["contrastive_minus_greedy_rep_4"] == pytest.approx(-0.6)
+    assert prose["contrastive_vs_greedy_rep_4"]["delta"] == pytest.approx(-0.6)
+    assert prose["contrastive_vs_greedy_rep_4"]["test"] == "paired bootstrap"
     assert code["by_length"]["parse_rate"][generation.CONTRASTIVE] == {"8": 0.5, "16": 0.0}
     assert code["weight_effect"]["rep_4"] == [0.6, 0.0] and "weight_effect" not in prose
 
@@ -104,7 +106,8 @@ def test_takeaway_says_what_the_numbers_say():
     text = contrastive_summary.takeaway(head, tables.info, "smoke")
     assert "top-p sample seeds [0, 1]" in text and "budgets (LM tokens) prose [8, 16], code [8, 16]" in text
     assert "greedy 0.600; top-p 0.9 0.150 ± 0.212; contrastive li2022 0.000; reference 0.000" in text
-    assert "rep-4 per prompt: lower (-0.600" in text and "expert NLL 3.00 vs 1.00" in text
+    assert "rep-4 per prompt: is not judged (n = 2 < 100 examples; difference -0.600)" in text
+    assert "expert NLL 3.00 vs 1.00" in text
     assert ("parse rate at 8/16 tokens: greedy 1.00/1.00; beam-5 0.50/0.50; contrastive li2022 0.50/0.00; "
             "reference 1.00/1.00") in text
     assert ("share of those: greedy 0.50/0.50; beam-5 0.50/0.50; contrastive li2022 0.00/0.00; reference "
@@ -120,7 +123,7 @@ def test_takeaway_says_what_the_numbers_say():
     assert "parse rate 1.000 -> 0.000 (over checked completions 1.000 -> 0.500)." in text
     same = contrastive_summary.takeaway(contrastive_summary.headline(cs.ContrastiveTables(
         tables.generations.assign(completion=LOOP, rep_4=0.6), tables.metrics, {}, tables.info)), tables.info, "smoke")
-    assert "no clear difference" in same
+    assert "rep-4 per prompt: is not judged (n = 2 < 100 examples; difference +0.000)" in same
 
 
 def test_cached_rows_write_atomically_reuse_and_recompute_a_corrupt_file():

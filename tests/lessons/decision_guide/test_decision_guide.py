@@ -2,11 +2,13 @@
 07's headline) changes the verdict; nothing is marked without a measurement."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from helpers import lengths_synthetic_table, lengths_translation_table
 
 from seqgap_lab.core.stats import Comparison
+from seqgap_lab.lessons import generation
 from seqgap_lab.lessons.decision_guide import study as dg
 from seqgap_lab.lessons.lengths import summary as lengths_summary
 
@@ -28,8 +30,15 @@ def _beam(p_beam: float = 0.001, cover_bleu: float = 9.0) -> dict:
             "tests": {"coverage alpha=1 beta=0.2 vs beta=0": test.as_dict()}}
 
 
+def _rep4(diff: float, sd: float = 0.2, n: int = 100) -> dict:
+    """A paired rep-4 comparison over n prompts (generation.paired_comparison) with this mean difference."""
+    rng = np.random.default_rng(0)
+    per_prompt = rng.normal(0, sd, n)
+    return generation.paired_comparison(per_prompt - per_prompt.mean() + diff, better="lower")
+
+
 def _contrastive(diff: float = -0.5) -> dict:
-    return {"prose": {"longest": 96, "contrastive_minus_greedy_rep_4": diff, "contrastive_minus_greedy_rep_4_se": 0.02}}
+    return {"prose": {"longest": 96, "contrastive_vs_greedy_rep_4": _rep4(diff)}}
 
 
 def _verdicts(**kw) -> dict:
@@ -75,11 +84,13 @@ def test_nmt_and_longform_rows_follow_notebooks_06_and_07():
     # Contrastive cuts repetition, but self-distillation for LM generation has no measurement: partly at best.
     assert _verdicts(contrastive=_contrastive())["long-form LM generation"] == dg.PARTLY
     assert _verdicts(contrastive=_contrastive(diff=0.3))["long-form LM generation"] == dg.NOT_SUPPORTED
-    longform = {"longest": 96, "distill_effect": {"greedy": {"rep_4": {"diff": -0.05, "se": 0.01, "n": 100}}}}
+    longform = {"longest": 96, "distill_effect": {"greedy": {"rep_4": {"comparison": _rep4(-0.05, sd=0.1)}}}}
     frame = dg.guide(None, None, _contrastive(), longform)
     assert frame.iloc[3]["verdict"] == dg.SUPPORTED and "self-distilled minus TF rep-4" in frame.iloc[3]["evidence"]
-    longform["distill_effect"]["greedy"]["rep_4"]["diff"] = -0.01  # within two standard errors
-    assert dg.guide(None, None, _contrastive(), longform).iloc[3]["verdict"] == dg.PARTLY
+    assert "helps (-0.050 [" in frame.iloc[3]["evidence"]
+    longform["distill_effect"]["greedy"]["rep_4"]["comparison"] = _rep4(-0.01, sd=0.1)  # inside the interval
+    frame = dg.guide(None, None, _contrastive(), longform)
+    assert frame.iloc[3]["verdict"] == dg.PARTLY and "is underpowered" in frame.iloc[3]["evidence"]
 
 
 def test_default_row_reads_the_overall_verdict_of_scheduled_sampling():
