@@ -31,7 +31,7 @@ def _addition_oracle(symbols: list[str]) -> tuple[int, int, int]:
     return a, b, len(symbols)
 
 
-@pytest.mark.parametrize("name", ["copy", "reverse", "sort", "addition"])
+@pytest.mark.parametrize("name", ["copy", "reverse", "sort", "addition", "running_sum"])
 def test_every_pair_satisfies_an_independent_oracle(name):
     task = make_task(_cfg(name))
     vocab = task.vocab
@@ -49,6 +49,8 @@ def test_every_pair_satisfies_an_independent_oracle(name):
         elif name == "sort":
             assert t == sorted(s, key=lambda c: vocab.encode([c])[0])
             assert sorted(t) == sorted(s)
+        elif name == "running_sum":  # 6 digits: every output is the sum of the inputs so far, mod 6
+            assert t == [str(sum(int(c) for c in s[: i + 1]) % 6) for i in range(len(s))]
         else:
             a, b, width = _addition_oracle(s)
             assert all(c.isdigit() for c in t)
@@ -213,3 +215,20 @@ def test_infinite_batches_repeatable_from_seed():
     assert sorted(epoch1) == sorted((tuple(s), tuple(t)) for s, t in pairs)
     first2 = [_rows(x) for x in a[13:20]]
     assert first2 != [_rows(x) for x in a[:7]]
+
+
+def test_running_sum_follows_its_own_previous_output():
+    """y_t = (y_{t-1} + x_t) mod k: a model that uses the recurrence and slips once stays wrong (the lesson's
+    compounding by construction), while the target itself is fixed by the source."""
+    task = make_task(_cfg("running_sum", num_symbols=10))
+    src = task.vocab.encode(list("7315"))
+    assert task.vocab.decode(task.oracle(src)) == list("7016")
+    assert task.vocab.decode(task.oracle(task.vocab.encode(list("9")))) == ["9"]
+    # one digit off at the start moves every later output: each depends on everything before it
+    shifted = task.oracle(task.vocab.encode(list("8315")))
+    assert task.vocab.decode(shifted) == list("8127") and all(a != b for a, b in zip(shifted, task.oracle(src)))
+
+
+def test_running_sum_counts_in_at_most_ten_digits():
+    with pytest.raises(ValueError, match=r"TaskConfig.num_symbols = 12 .*<= 10"):
+        _cfg("running_sum", num_symbols=12)

@@ -1,9 +1,14 @@
-"""Synthetic seq2seq tasks with a known oracle and controllable length: copy, reverse, sort, addition.
+"""Synthetic seq2seq tasks with a known oracle and controllable length: copy, reverse, sort, addition, running sum.
 
 Addition is written in columns: source token i is the pair of digit i of both operands (symbol "ab"),
 least significant first; the target is the sum, least significant first, with one more digit when the
 last column carries. Each output digit then aligns with one source column and the carry must be read
 from the previous column and the previous output digit (or recomputed from all earlier columns).
+
+The running sum (num_symbols = k digits 0..k-1): y_t = (x_1 + ... + x_t) mod k, i.e. y_t = (y_{t-1} + x_t) mod k.
+A model that learns the short recurrence reads its own previous output, so one wrong digit makes every later one
+wrong unless it recomputes the sum from the source: a task where exposure bias can compound by construction, while
+the oracle (the true prefix sums) stays fixed by the source, as for the other tasks.
 """
 from __future__ import annotations
 
@@ -34,13 +39,15 @@ class Task:
         self.config = config
         if config.name == "addition":
             self.vocab = Vocab(tuple(string.digits) + tuple(a + b for a in string.digits for b in string.digits))
+        elif config.name == "running_sum":
+            self.vocab = Vocab(tuple(string.digits[: config.num_symbols]))
         else:
             self.vocab = Vocab(tuple(string.ascii_lowercase[: config.num_symbols]))
         self._first = self.vocab.first_symbol_id()
 
     @property
     def name(self) -> str:
-        """Task name (copy | reverse | sort | addition)."""
+        """Task name (copy | reverse | sort | addition | running_sum)."""
         return self.config.name
 
     def output_symbol_ids(self) -> list[int]:
@@ -64,7 +71,16 @@ class Task:
             return list(reversed(src))
         if self.name == "sort":
             return sorted(src)
+        if self.name == "running_sum":
+            return self._running_sum(src)
         return self._add(src)
+
+    def _running_sum(self, src: list[int]) -> list[int]:
+        k, total, out = self.config.num_symbols, 0, []
+        for x in src:
+            total = (total + x - self._first) % k  # ids -> digit values: the first symbol is digit 0
+            out.append(self._first + total)
+        return out
 
     def _add(self, src: list[int]) -> list[int]:
         columns = self.vocab.decode(src)
