@@ -144,26 +144,30 @@ class ScheduledSampling:
         return two_pass_logits(model, batch, coins, self.sample, self.passes)
 
     def loss(self, model, batch, step):
-        """Cross-entropy of the mixed-input pass; logs p_use_gt, token_acc and the fraction of model tokens fed."""
+        """Cross-entropy of the mixed-input pass; logs p_use_gt, token_acc, the fraction of decoder inputs that were
+        the model's own, and of those that were its own and wrong (what can teach recovery)."""
         p_use_gt = self.schedule(step)
         check_float(_OWNER, "schedule(step) -> p_use_gt", p_use_gt, 0.0, 1.0)
         if p_use_gt >= 1.0:
             # Every coin would be gold: one teacher-forced call is the same loss (e.g. during the warmup).
             coins = torch.ones_like(batch.tgt_in, dtype=torch.bool)
-            logits = model(batch.src, batch.tgt_in, batch.src_mask)  # (B, T, V)
+            logits, fed = model(batch.src, batch.tgt_in, batch.src_mask), batch.tgt_in  # (B, T, V), (B, T)
         else:
             coins = draw_coins(batch.tgt_in, p_use_gt)
-            logits, _ = self.mixed_logits(model, batch, coins)
+            logits, fed = self.mixed_logits(model, batch, coins)
         loss = token_nll(logits, batch.tgt_out, self.label_smoothing)
-        return loss, _logs(logits, batch, coins, p_use_gt)
+        return loss, _logs(logits, batch, coins, fed, p_use_gt)
 
 
-def _logs(logits: torch.Tensor, batch, coins: torch.Tensor, p_use_gt: float) -> dict:
+def _logs(logits: torch.Tensor, batch, coins: torch.Tensor, fed: torch.Tensor, p_use_gt: float) -> dict:
     with torch.no_grad():
         mask = batch.tgt_mask
         acc = ((logits.argmax(-1) == batch.tgt_out) & mask).sum() / mask.sum()
         choices = batch.tgt_in[:, 1:] != PAD  # positions where a coin was really flipped
-        model_fed = (~coins[:, 1:] & choices).sum() / choices.sum().clamp(min=1)
+        count = choices.sum().clamp(min=1)
+        model_fed = (~coins[:, 1:] & choices).sum() / count
+        wrong = (~coins[:, 1:] & choices & (fed[:, 1:] != batch.tgt_in[:, 1:])).sum() / count
     # 0-d tensors, not floats: the training loop reads them at log points, so no host sync per step
-    return {"p_use_gt": float(p_use_gt), "token_acc": acc, "model_token_frac": model_fed}
+    return {"p_use_gt": float(p_use_gt), "token_acc": acc, "model_token_frac": model_fed,
+            "model_wrong_frac": wrong}
 

@@ -90,7 +90,7 @@ def test_strategy_at_p_one_equals_teacher_forcing_exactly(task, batch, kind):
     tf_loss, tf_logs = TeacherForcing().loss(model, batch, 7)
     assert float(loss.detach()) == float(tf_loss.detach())
     assert {k: float(v) for k, v in logs.items()} == {"p_use_gt": 1.0, "token_acc": float(tf_logs["token_acc"]),
-                                                      "model_token_frac": 0.0}
+                                                      "model_token_frac": 0.0, "model_wrong_frac": 0.0}
 
 
 def _manual_greedy_feed(model, batch):
@@ -121,6 +121,10 @@ def test_sequential_at_p_zero_feeds_the_greedy_prefix(task, batch, kind):
     # the strategy's own loss at p=0: every real choice was a model token
     _, logs = ScheduledSampling(schedule=constant(0.0), mode="sequential").loss(model, batch, 0)
     assert float(logs["model_token_frac"]) == 1.0 and logs["p_use_gt"] == 0.0
+    # ... and the wrong ones among them are exactly the fed tokens that differ from the gold ones
+    choices = real[:, 1:]
+    wrong = ((ref_fed[:, 1:] != batch.tgt_in[:, 1:]) & choices).sum() / choices.sum()
+    assert float(logs["model_wrong_frac"]) == pytest.approx(float(wrong)) and float(wrong) > 0
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -187,7 +191,8 @@ def test_auto_mode_and_logs(task, batch):
     torch.manual_seed(0)
     loss, logs = strategy.loss(_model(task, "transformer"), batch, 0)
     assert loss.requires_grad and math.isfinite(float(loss.detach()))
-    assert set(logs) == {"p_use_gt", "token_acc", "model_token_frac"}
+    assert set(logs) == {"p_use_gt", "token_acc", "model_token_frac", "model_wrong_frac"}
+    assert 0.0 <= float(logs["model_wrong_frac"]) <= float(logs["model_token_frac"])
     assert logs["p_use_gt"] == 0.5 and 0.3 < float(logs["model_token_frac"]) < 0.7
     assert 0.0 <= float(logs["token_acc"]) <= 1.0
 
