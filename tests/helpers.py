@@ -359,7 +359,8 @@ def cases_for(name: str, rule) -> list[Case]:
 PROFILE = Choice(PROFILES)
 TASK_FIELDS = {"name": Choice(TASKS), "min_len": Int(1, 1000), "train_max_len": Int(2, 1000),
                "test_max_len": Int(12, 1000), "num_symbols": Int(2, 26), "num_train": Int(1, 10_000_000),
-               "num_dev": Int(1, 10_000_000), "num_test": Int(1, 10_000_000), "seed": Int(0)}
+               "num_dev": Int(1, 10_000_000), "num_test": Int(1, 10_000_000), "seed": Int(0),
+               "label_noise": Float(0.0, 1.0, hi_open=True)}
 MODEL_FIELDS = {"kind": Choice(MODELS), "d_model": Int(8, 8192), "num_heads": Int(1, 128), "num_layers": Int(1, 48),
                 "ffn_dim": Int(8, 65536), "dropout": Float(0.0, 1.0, hi_open=True),
                 "max_positions": Int(16, 100_000)}

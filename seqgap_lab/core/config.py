@@ -5,7 +5,7 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 PROFILES = ("smoke", "default", "full")
 TASKS = ("copy", "reverse", "sort", "addition", "running_sum")
@@ -72,6 +72,10 @@ def check_profile(value: Any) -> str:
 class _Config:
     """Mixin: strict construction from dicts and a plain-dict view for hashing."""
 
+    # Fields added after caches were keyed by these configs, with the value that means "as before": to_dict leaves
+    # them out at that value, so every existing cache key (config_hash of to_dict) stays valid.
+    NEW_DEFAULTS: ClassVar[dict[str, Any]] = {}
+
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]):
         """Build from a mapping, rejecting keys that are not fields of this config."""
@@ -84,8 +88,9 @@ class _Config:
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of the fields (JSON-serialisable)."""
-        return dataclasses.asdict(self)
+        """Plain dict of the fields (JSON-serialisable), those of NEW_DEFAULTS left out at their old value."""
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if not (k in self.NEW_DEFAULTS and v == self.NEW_DEFAULTS[k])}
 
     def replace(self, **changes):
         """A copy with some fields changed (validated again)."""
@@ -105,6 +110,9 @@ class TaskConfig(_Config):
     num_dev: int = 500
     num_test: int = 1000
     seed: int = 0
+    label_noise: float = 0.0  # share of training targets with one token replaced (dev and test stay clean)
+
+    NEW_DEFAULTS: ClassVar[dict[str, Any]] = {"label_noise": 0.0}
 
     def __post_init__(self) -> None:
         o = "TaskConfig"
@@ -119,6 +127,7 @@ class TaskConfig(_Config):
         for field in ("num_train", "num_dev", "num_test"):
             check_int(o, field, getattr(self, field), 1, 10_000_000)
         check_int(o, "seed", self.seed, 0)
+        check_float(o, "label_noise", self.label_noise, 0.0, 1.0, hi_open=True)
 
 
 @dataclass(frozen=True)

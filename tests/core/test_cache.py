@@ -88,7 +88,7 @@ def test_trained_weights_differ_from_init():
 
 CHANGES = {
     TaskConfig: dict(name="reverse", min_len=1, train_max_len=5, test_max_len=6, num_symbols=5,
-                     num_train=61, num_dev=11, num_test=11, seed=1),
+                     num_train=61, num_dev=11, num_test=11, seed=1, label_noise=0.1),
     ModelConfig: dict(kind="transformer", d_model=32, num_heads=4, num_layers=2, ffn_dim=64, dropout=0.1,
                       max_positions=128),
     TrainConfig: dict(strategy="other", steps=6, batch_size=9, lr=2e-3, weight_decay=0.0, warmup_steps=2,

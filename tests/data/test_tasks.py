@@ -232,3 +232,30 @@ def test_running_sum_follows_its_own_previous_output():
 def test_running_sum_counts_in_at_most_ten_digits():
     with pytest.raises(ValueError, match=r"TaskConfig.num_symbols = 12 .*<= 10"):
         _cfg("running_sum", num_symbols=12)
+
+
+def test_label_noise_corrupts_one_token_of_that_share_of_training_targets_only():
+    clean_cfg = _cfg("reverse", num_train=2000)
+    noisy_cfg = clean_cfg.replace(label_noise=0.25)
+    clean, noisy = make_task(clean_cfg).make_splits(), make_task(noisy_cfg).make_splits()
+    assert noisy.dev == clean.dev and noisy.test == clean.test, "dev and test stay clean"
+    assert [s for s, _ in noisy.train] == [s for s, _ in clean.train]
+    changed = [sum(a != b for a, b in zip(t, c)) for (_, t), (_, c) in zip(noisy.train, clean.train)]
+    assert set(changed) == {0, 1}, "one token per corrupted target"
+    share = sum(changed) / len(changed)
+    assert abs(share - 0.25) < 5 * (0.25 * 0.75 / len(changed)) ** 0.5
+    symbols = set(make_task(noisy_cfg).output_symbol_ids())
+    assert all(set(t) <= symbols for _, t in noisy.train)
+
+
+def test_a_new_config_field_at_its_old_value_keeps_every_cache_key():
+    """TaskConfig.label_noise came after the caches: at 0 it is left out of to_dict, so config hashes (and the
+    checkpoints keyed by them) are what they were; any other value is part of the key."""
+    from seqgap_lab.core.cache import config_hash
+    cfg = _cfg("reverse")
+    assert "label_noise" not in cfg.to_dict() and TaskConfig.from_dict(cfg.to_dict()) == cfg
+    assert config_hash(cfg.to_dict()) == config_hash({k: v for k, v in vars(cfg).items() if k != "label_noise"})
+    noisy = cfg.replace(label_noise=0.1)
+    assert noisy.to_dict()["label_noise"] == 0.1 and config_hash(noisy.to_dict()) != config_hash(cfg.to_dict())
+    with pytest.raises(ValueError, match=r"TaskConfig.label_noise = 1.0 .*\[0.0, 1.0\)"):
+        cfg.replace(label_noise=1.0)

@@ -90,14 +90,26 @@ class Task:
         return self.vocab.encode(digits)
 
     def make_splits(self) -> Splits:
-        """Generate train/dev/test; dev and test exclude sources seen in training."""
+        """Generate train/dev/test; dev and test exclude sources seen in training. With label_noise, that share of
+        the training targets has one token replaced by another output symbol (dev and test stay clean)."""
         c = self.config
         rng = np.random.default_rng(c.seed)
         train = self._sample(c.num_train, c.min_len, c.train_max_len, rng)
         seen = {tuple(s) for s, _ in train}
         dev = self._sample(c.num_dev, c.min_len, c.train_max_len, rng, exclude=seen)
         test = self._sample(c.num_test, c.min_len, c.test_max_len, rng, exclude=seen)
-        return Splits(train, dev, test)
+        return Splits(self._corrupt(train) if c.label_noise else train, dev, test)
+
+    def _corrupt(self, pairs: list[Pair]) -> list[Pair]:
+        """Each target, with probability label_noise, gets one position replaced by a different output symbol
+        (its own random stream: the clean pairs are the same as without noise)."""
+        rng, symbols, out = np.random.default_rng([self.config.seed, 1]), self.output_symbol_ids(), []
+        for src, tgt in pairs:
+            if rng.random() < self.config.label_noise:
+                tgt, t = list(tgt), int(rng.integers(len(tgt)))
+                tgt[t] = int(rng.choice([s for s in symbols if s != tgt[t]]))
+            out.append((src, tgt))
+        return out
 
     def _sample(self, n: int, lo: int, hi: int, rng: np.random.Generator, exclude: set | None = None) -> list[Pair]:
         out: list[Pair] = []
