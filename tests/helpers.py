@@ -22,7 +22,7 @@ import pandas as pd
 from seqgap_lab.metrics.text import sentence_stats
 import torch
 
-from seqgap_lab.core.config import (DECODE_METHODS, MODELS, PROFILES, SUBWORD_MODEL_TYPES, SUBWORD_NORMALIZATIONS, TASKS, DecodeConfig, ModelConfig, SubwordConfig, TaskConfig, TrainConfig)
+from seqgap_lab.core.config import (DECODE_METHODS, MODELS, POSITIONS, PROFILES, SUBWORD_MODEL_TYPES, SUBWORD_NORMALIZATIONS, TASKS, DecodeConfig, ModelConfig, SubwordConfig, TaskConfig, TrainConfig)
 from seqgap_lab.data.speech.config import SpeechConfig
 from seqgap_lab.data.speech.synth import NOISE_KINDS, VOICES
 from seqgap_lab.data.vocab import BOS, EOS, PAD
@@ -363,7 +363,7 @@ TASK_FIELDS = {"name": Choice(TASKS), "min_len": Int(1, 1000), "train_max_len": 
                "label_noise": Float(0.0, 1.0, hi_open=True)}
 MODEL_FIELDS = {"kind": Choice(MODELS), "d_model": Int(8, 8192), "num_heads": Int(1, 128), "num_layers": Int(1, 48),
                 "ffn_dim": Int(8, 65536), "dropout": Float(0.0, 1.0, hi_open=True),
-                "max_positions": Int(16, 100_000)}
+                "max_positions": Int(16, 100_000), "positions": Choice(POSITIONS)}
 TRAIN_FIELDS = {
     "strategy": Custom(((3, ("teacher_forcing",)), ("", ("teacher_forcing",)), (None, ("teacher_forcing",)))),
     "steps": Int(1, 10_000_000), "batch_size": Int(1, 1_000_000), "lr": Float(0.0, 10.0, lo_open=True),

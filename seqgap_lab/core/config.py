@@ -9,7 +9,8 @@ from typing import Any, ClassVar, Mapping
 
 PROFILES = ("smoke", "default", "full")
 TASKS = ("copy", "reverse", "sort", "addition", "running_sum")
-MODELS = ("gru", "transformer", "lm")  # lm: decoder-only, the source is its prompt (models/lm.py)
+MODELS = ("gru", "transformer", "lm")
+POSITIONS = ("sinusoidal", "rotary")  # how a Transformer encodes positions (models/transformer.py)  # lm: decoder-only, the source is its prompt (models/lm.py)
 DECODE_METHODS = ("greedy", "sample", "beam", "contrastive")
 
 
@@ -141,6 +142,9 @@ class ModelConfig(_Config):
     ffn_dim: int = 256
     dropout: float = 0.1
     max_positions: int = 1024
+    positions: str = "sinusoidal"  # "rotary": relative positions in self-attention (Transformer only)
+
+    NEW_DEFAULTS: ClassVar[dict[str, Any]] = {"positions": "sinusoidal"}
 
     def __post_init__(self) -> None:
         o = "ModelConfig"
@@ -155,6 +159,13 @@ class ModelConfig(_Config):
         check_int(o, "ffn_dim", self.ffn_dim, 8, 65536)
         check_float(o, "dropout", self.dropout, 0.0, 1.0, hi_open=True)
         check_int(o, "max_positions", self.max_positions, 16, 100_000)
+        check_choice(o, "positions", self.positions, POSITIONS)
+        if self.positions != "sinusoidal" and self.kind != "transformer":
+            _fail(o, "positions", self.positions, f"'sinusoidal' for kind {self.kind!r} (rotary is built for the "
+                  "encoder-decoder Transformer)")
+        if self.positions == "rotary" and (self.d_model // self.num_heads) % 2:
+            _fail(o, "positions", self.positions, f"'sinusoidal' when the head size d_model/num_heads = "
+                  f"{self.d_model // self.num_heads} is odd (rotary turns pairs of dimensions)")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Pre-LN Transformer encoder-decoder with scaled_dot_product_attention and a KV cache."""
+"""Pre-LN Transformer encoder-decoder with scaled_dot_product_attention and a KV cache; positions either added as a
+sinusoidal table (the default) or turned into the self-attention queries and keys (rotary, models/rotary.py)."""
 from __future__ import annotations
 
 import math
@@ -11,6 +12,7 @@ from seqgap_lab.core.config import ModelConfig
 from seqgap_lab.models.base import DecoderState, Seq2SeqModel
 from seqgap_lab.models.dropout import Dropout, attention_dropout_fused, dropout
 from seqgap_lab.models.kvcache import BeamKV, for_matmul
+from seqgap_lab.models.rotary import Rotary
 from seqgap_lab.models.transformer_static import StaticState, static_step
 
 
@@ -47,19 +49,26 @@ class Attention(nn.Module):
         self.kv = nn.Linear(d_model, 2 * d_model)
         self.out = nn.Linear(d_model, d_model)
         self.dropout = dropout
+        self.rope: Rotary | None = None  # the model's Rotary, on the self-attention of a rotary model
 
     def split(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, D) -> (B, H, T, dh)."""
         return x.view(x.shape[0], x.shape[1], self.h, self.dh).transpose(1, 2)
 
-    def keys_values(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Project x (B, S, D) to keys and values, each (B, H, S, dh)."""
-        k, v = self.kv(x).chunk(2, dim=-1)
-        return self.split(k), self.split(v)
+    def turn(self, x: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
+        """Queries or keys (..., T, dh) rotated to their positions (T,) (or one (1,) for all rows) when this
+        attention is rotary; unchanged otherwise."""
+        return x if self.rope is None or positions is None else self.rope(x, positions)
 
-    def forward(self, x, k, v, mask=None, causal=False, need_weights=False):
-        """x (B, T, D) attends over k, v (B, H, S, dh); mask (B, 1, 1|T, S) True = may attend."""
-        q = self.split(self.q(x))  # (B, H, T, dh)
+    def keys_values(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Project x (B, S, D) to keys and values, each (B, H, S, dh); keys rotated to `positions` (see turn)."""
+        k, v = self.kv(x).chunk(2, dim=-1)
+        return self.turn(self.split(k), positions), self.split(v)
+
+    def forward(self, x, k, v, mask=None, causal=False, need_weights=False, positions=None):
+        """x (B, T, D) at `positions` (see turn) attends over k, v (B, H, S, dh); mask (B, 1, 1|T, S) True = may
+        attend."""
+        q = self.turn(self.split(self.q(x)), positions)  # (B, H, T, dh)
         p = self.dropout if self.training else 0.0
         weights = None
         # Explicit path where the fused kernel cannot serve: it does not expose attention probabilities, and on
@@ -75,12 +84,12 @@ class Attention(nn.Module):
 
 
     def attend_cached(self, x, k, v, mask, per_source: int | None, rows: torch.Tensor | None = None,
-                      need_weights: bool = False):
-        """One new query per row: x (N, 1, D) over k, v (Bs, H, S, dh) shared by groups of `per_source`
-        consecutive rows (None: gather each row's source by `rows`); mask (Bs, S) True = may attend.
-        Explicit matmul + softmax: for a single query it beats the fused kernel on CPU."""
+                      need_weights: bool = False, positions: torch.Tensor | None = None):
+        """One new query per row: x (N, 1, D) at `positions` (see turn) over k, v (Bs, H, S, dh) shared by
+        groups of `per_source` consecutive rows (None: gather each row's source by `rows`); mask (Bs, S) True =
+        may attend. Explicit matmul + softmax: for a single query it beats the fused kernel on CPU."""
         n = x.shape[0]
-        q = self.split(self.q(x))  # (N, H, 1, dh)
+        q = self.turn(self.split(self.q(x)), positions)  # (N, H, 1, dh)
         if per_source is None:  # rows in any order: per-row keys (a copy), one query each
             k, v, mask, per_source = k.index_select(0, rows), v.index_select(0, rows), mask.index_select(0, rows), 1
         q = q.view(-1, per_source, self.h, self.dh).transpose(1, 2)  # (Bs, H, per, dh)
@@ -91,15 +100,18 @@ class Attention(nn.Module):
         weights = probs.mean(1).reshape(n, 1, -1) if need_weights else None  # (N, 1, S)
         return self.out(y), weights
 
-    def attend_beams(self, x: torch.Tensor, cache: BeamKV, layer: int, bias: torch.Tensor | None) -> torch.Tensor:
-        """Self-attention of one new token per row x (N, 1, D) over its own tokens so far, through a BeamKV
-        already advanced to this step (it stores x's keys/values); bias from cache.bias -> (N, 1, D)."""
+    def attend_beams(self, x: torch.Tensor, cache: BeamKV, layer: int, bias: torch.Tensor | None,
+                     position: torch.Tensor | None = None) -> torch.Tensor:
+        """Self-attention of one new token per row x (N, 1, D) at `position` (1,) over its own tokens so far,
+        through a BeamKV already advanced to this step (it stores x's keys/values); bias from cache.bias
+        -> (N, 1, D)."""
         n, g = x.shape[0], cache.g
         heads = lambda y: y.view(-1, g, self.h, self.dh).transpose(1, 2)  # noqa: E731 (N, 1, D) -> (G, H, g, dh)
         k, v = self.kv(x).chunk(2, dim=-1)
-        keys, values = cache.write(layer, heads(k), heads(v))  # (G, H, (t+1)*g, dh)
+        keys, values = cache.write(layer, self.turn(heads(k), position), heads(v))  # (G, H, (t+1)*g, dh)
         # scaling q, not the scores: g*dh numbers per group instead of g*(t+1)*g
-        scores = heads(self.q(x) * (1.0 / math.sqrt(self.dh))) @ keys.transpose(-2, -1)  # (G, H, g, (t+1)*g)
+        q = self.turn(heads(self.q(x) * (1.0 / math.sqrt(self.dh))), position)  # (G, H, g, dh)
+        scores = q @ keys.transpose(-2, -1)  # (G, H, g, (t+1)*g)
         if bias is not None:
             scores += bias
         probs = scores.softmax(-1)
@@ -125,10 +137,10 @@ class EncoderLayer(nn.Module):
         self.ffn = FeedForward(c.d_model, c.ffn_dim, c.dropout)
         self.drop = Dropout(c.dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """x (B, S, D), mask (B, 1, 1, S)."""
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, S, D), mask (B, 1, 1, S); positions (S,) for a rotary model."""
         h = self.ln1(x)
-        x = x + self.drop(self.attn(h, *self.attn.keys_values(h), mask=mask)[0])
+        x = x + self.drop(self.attn(h, *self.attn.keys_values(h, positions), mask=mask, positions=positions)[0])
         return x + self.drop(self.ffn(self.ln2(x)))
 
 
@@ -143,33 +155,36 @@ class DecoderLayer(nn.Module):
         self.ffn = FeedForward(c.d_model, c.ffn_dim, c.dropout)
         self.drop = Dropout(c.dropout)
 
-    def forward(self, x, cross_kv, src_mask, self_kv=None, need_weights=False):
-        """x (B, T, D). Without self_kv: causal over x itself. With self_kv (cached keys/values
-        of earlier tokens): x's own keys are appended and the new cache is returned."""
+    def forward(self, x, cross_kv, src_mask, self_kv=None, need_weights=False, positions=None):
+        """x (B, T, D) at positions (T,) (a rotary model's; None otherwise). Without self_kv: causal over x itself.
+        With self_kv (cached keys/values of earlier tokens): x's own keys are appended and the new cache is
+        returned."""
         h = self.ln1(x)
-        k, v = self.self_attn.keys_values(h)
+        k, v = self.self_attn.keys_values(h, positions)
         if self_kv is not None:
             k, v = torch.cat([self_kv[0], k], dim=2), torch.cat([self_kv[1], v], dim=2)  # (B, H, t+1, dh)
         # One new token may see the whole cache; a full prefix needs the causal mask.
-        x = x + self.drop(self.self_attn(h, k, v, causal=self_kv is None)[0])
+        x = x + self.drop(self.self_attn(h, k, v, causal=self_kv is None, positions=positions)[0])
         y, weights = self.cross_attn(self.ln2(x), *cross_kv, mask=src_mask, need_weights=need_weights)
         x = x + self.drop(y)
         x = x + self.drop(self.ffn(self.ln3(x)))
         return x, (k, v), weights
 
 
-    def step(self, x, cross_kv, src_mask, self_kv, per_source, rows, need_weights=False, layer=0, bias=None):
-        """One new token per row: x (N, 1, D); cross_kv per source (see Attention.attend_cached). self_kv: a
-        BeamKV advanced to this step (written in place, returned as is; `layer`, `bias` see Attention.attend_beams)
-        or per-row (keys, values) (N, H, t, dh) of earlier tokens, returned grown by one (the path under autograd)."""
+    def step(self, x, cross_kv, src_mask, self_kv, per_source, rows, need_weights=False, layer=0, bias=None,
+             position=None):
+        """One new token per row: x (N, 1, D) at `position` (1,) (a rotary model's; None otherwise); cross_kv per
+        source (see Attention.attend_cached). self_kv: a BeamKV advanced to this step (written in place, returned
+        as is; `layer`, `bias` see Attention.attend_beams) or per-row (keys, values) (N, H, t, dh) of earlier
+        tokens, returned grown by one (the path under autograd)."""
         h = self.ln1(x)
         if isinstance(self_kv, BeamKV):
-            x = x + self.drop(self.self_attn.attend_beams(h, self_kv, layer, bias))
+            x = x + self.drop(self.self_attn.attend_beams(h, self_kv, layer, bias, position))
         else:
-            k, v = self.self_attn.keys_values(h)
+            k, v = self.self_attn.keys_values(h, position)
             self_kv = torch.cat([self_kv[0], k], dim=2), torch.cat([self_kv[1], v], dim=2)  # (N, H, t+1, dh)
             every = torch.ones(x.shape[0], self_kv[0].shape[2], dtype=torch.bool, device=x.device)
-            x = x + self.drop(self.self_attn.attend_cached(h, *self_kv, every, 1)[0])
+            x = x + self.drop(self.self_attn.attend_cached(h, *self_kv, every, 1, positions=position)[0])
         y, weights = self.cross_attn.attend_cached(self.ln2(x), *cross_kv, src_mask, per_source, rows, need_weights)
         x = x + self.drop(y)
         x = x + self.drop(self.ffn(self.ln3(x)))
@@ -177,7 +192,7 @@ class DecoderLayer(nn.Module):
 
 
 class TransformerSeq2Seq(Seq2SeqModel):
-    """Encoder-decoder Transformer (pre-LN, sinusoidal positions, tied output embedding)."""
+    """Encoder-decoder Transformer (pre-LN, sinusoidal or rotary positions, tied output embedding)."""
 
     kind = "transformer"
 
@@ -192,20 +207,32 @@ class TransformerSeq2Seq(Seq2SeqModel):
         self.decoder = nn.ModuleList(DecoderLayer(config) for _ in range(config.num_layers))
         self.enc_ln, self.dec_ln = nn.LayerNorm(d), nn.LayerNorm(d)
         nn.init.normal_(self.embed.weight, std=d ** -0.5)
+        self.rope = None
+        if config.positions == "rotary":  # one table, shared by every self-attention (no parameters)
+            self.rope = Rotary(d // config.num_heads, config.max_positions)
+            for attn in [layer.attn for layer in self.encoder] + [layer.self_attn for layer in self.decoder]:
+                attn.rope = self.rope
 
     def _embed(self, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
         if offset + ids.shape[1] > self.config.max_positions:
             raise ValueError(f"sequence position {offset + ids.shape[1]} exceeds ModelConfig.max_positions="
                              f"{self.config.max_positions}")
-        x = self.embed(ids) * math.sqrt(self.config.d_model) + self.positions[offset: offset + ids.shape[1]]
+        x = self.embed(ids) * math.sqrt(self.config.d_model)
+        if self.rope is None:  # rotary models carry positions in their attention instead
+            x = x + self.positions[offset: offset + ids.shape[1]]
         return self.drop(x)  # (B, T, D)
+
+    def _positions(self, length: int, device, offset: int = 0) -> torch.Tensor | None:
+        """Positions offset..offset+length-1 (length,) for a rotary model; None for a sinusoidal one."""
+        return None if self.rope is None else torch.arange(offset, offset + length, device=device)
 
     def encode(self, src, src_mask):
         """(B, S) -> memory (B, S, D)."""
         mask = src_mask[:, None, None, :]
         x = self._embed(src)
+        positions = self._positions(src.shape[1], src.device)
         for layer in self.encoder:
-            x = layer(x, mask)
+            x = layer(x, mask, positions)
         return self.enc_ln(x)
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -215,8 +242,9 @@ class TransformerSeq2Seq(Seq2SeqModel):
         """Teacher-forced decoder: (B, T) -> (B, T, V)."""
         mask = src_mask[:, None, None, :]
         x = self._embed(tgt_in)
+        positions = self._positions(tgt_in.shape[1], tgt_in.device)
         for layer in self.decoder:
-            x, _, _ = layer(x, layer.cross_attn.keys_values(memory), mask)
+            x, _, _ = layer(x, layer.cross_attn.keys_values(memory), mask, positions=positions)
         return self._logits(x)
 
     def init_state(self, memory, src_mask, beam=1):
@@ -238,6 +266,7 @@ class TransformerSeq2Seq(Seq2SeqModel):
     def step(self, prev_tokens, state, need_weights=False):
         """prev_tokens (B,) -> logits (B, V); the state's caches grow by one position."""
         x = self._embed(prev_tokens[:, None], offset=state.step)  # (B, 1, D)
+        position = self._positions(1, x.device, offset=state.step)  # (1,) or None
         per_source = state.beams_per_source()
         cache, bias = state["self"], None
         if isinstance(cache, BeamKV):
@@ -251,7 +280,8 @@ class TransformerSeq2Seq(Seq2SeqModel):
             last = i == len(self.decoder) - 1
             kv = cache if isinstance(cache, BeamKV) else cache[i]
             x, kv, w = layer.step(x, state.shared["cross"][i], state.shared["src_mask"], kv, per_source,
-                                  state.rows, need_weights=need_weights and last, layer=i, bias=bias)
+                                  state.rows, need_weights=need_weights and last, layer=i, bias=bias,
+                                  position=position)
             new_self.append(kv)
             weights = w if w is not None else weights
         tensors = dict(state.tensors, self=cache if isinstance(cache, BeamKV) else tuple(new_self))

@@ -52,7 +52,9 @@ def static_step(model, prev: torch.Tensor, st: StaticState) -> torch.Tensor:
     max_len positions with the unwritten ones masked."""
     d = model.config.d_model
     where = st.pos.view(1)  # (1,) the position this step writes
-    x = model.embed(prev[:, None]) * math.sqrt(d) + model.positions.index_select(0, where)  # (N, 1, D)
+    x = model.embed(prev[:, None]) * math.sqrt(d)  # (N, 1, D)
+    if model.rope is None:  # a rotary model turns its queries and keys instead (in _self_attention)
+        x = x + model.positions.index_select(0, where)
     hidden = st.steps > st.pos  # (T,) positions not written yet
     for i, layer in enumerate(model.decoder):
         x = x + _self_attention(layer.self_attn, layer.ln1(x), st.kv[i], where, hidden)
@@ -67,9 +69,10 @@ def _self_attention(attn, h: torch.Tensor, kv: torch.Tensor, where: torch.Tensor
     """One query per row h (N, 1, D) over the row's cache kv (2, N, H, T, dh), after writing h's own keys and
     values at position `where`; -> (N, 1, D)."""
     k, v = attn.kv(h).chunk(2, dim=-1)
-    kv[0].index_copy_(2, where, attn.split(k).to(kv.dtype))  # (N, H, 1, dh) into (N, H, T, dh); bf16 under autocast
+    k = attn.turn(attn.split(k), where)  # (N, H, 1, dh), rotated to `where` in a rotary model
+    kv[0].index_copy_(2, where, k.to(kv.dtype))  # into (N, H, T, dh); bf16 under autocast
     kv[1].index_copy_(2, where, attn.split(v).to(kv.dtype))
-    q = attn.split(attn.q(h) * (1.0 / math.sqrt(attn.dh)))  # (N, H, 1, dh)
+    q = attn.turn(attn.split(attn.q(h) * (1.0 / math.sqrt(attn.dh))), where)  # (N, H, 1, dh)
     scores = (q @ kv[0].transpose(-2, -1)).masked_fill(hidden, NEG_INF)  # (N, H, 1, T)
     y = (scores.softmax(-1) @ kv[1]).transpose(1, 2).reshape(h.shape[0], 1, -1)  # (N, 1, D)
     return attn.out(y)

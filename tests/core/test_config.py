@@ -121,6 +121,7 @@ def test_check_profile_rejects_unknown():
     TaskConfig(name="addition", min_len=1, train_max_len=3, test_max_len=5, num_symbols=10, seed=7),
     TaskConfig(name="running_sum", label_noise=0.2),
     ModelConfig(kind="gru", d_model=48, num_heads=3, num_layers=1, dropout=0.0),
+    ModelConfig(positions="rotary"),
     TrainConfig(steps=5, lr=0.5, label_smoothing=0.1, warmup_steps=0),
     DecodeConfig(max_len=7, batch_size=3),
 ])

@@ -16,9 +16,10 @@ from seqgap_lab.models.kvcache import BeamKV
 V, ATOL = 600, 1e-5  # V >= 512: beam search takes the chunked top-k
 
 
-def _model(vocab: int = 13):
+def _model(vocab: int = 13, positions: str = "sinusoidal"):
     torch.manual_seed(0)
-    cfg = ModelConfig(kind="transformer", d_model=16, num_heads=2, num_layers=2, ffn_dim=32, dropout=0.0)
+    cfg = ModelConfig(kind="transformer", d_model=16, num_heads=2, num_layers=2, ffn_dim=32, dropout=0.0,
+                      positions=positions)
     return build_model(cfg, vocab).eval()
 
 
@@ -51,9 +52,10 @@ def _run(model, src, with_grad: bool, capacity: int | None = None) -> list[torch
     return out
 
 
+@pytest.mark.parametrize("positions", ["sinusoidal", "rotary"])
 @pytest.mark.parametrize("capacity", [None, 1])
-def test_beam_kv_cache_equals_per_row_cache(capacity):
-    model, src = _model(), _src()
+def test_beam_kv_cache_equals_per_row_cache(capacity, positions):
+    model, src = _model(positions=positions), _src()
     for fast, simple in zip(_run(model, src, False, capacity), _run(model, src, True), strict=True):
         torch.testing.assert_close(fast, simple, atol=ATOL, rtol=0)
 

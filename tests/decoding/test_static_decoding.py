@@ -16,9 +16,9 @@ from seqgap_lab.decoding.static import static_beam_search, static_greedy
 from seqgap_lab.models import build_model
 
 
-def _model(vocab: int, seed: int = 0, kind: str = "transformer"):
+def _model(vocab: int, seed: int = 0, kind: str = "transformer", positions: str = "sinusoidal"):
     torch.manual_seed(seed)
-    cfg = ModelConfig(kind=kind, d_model=16, num_heads=2, num_layers=2, ffn_dim=32, dropout=0.0)
+    cfg = ModelConfig(kind=kind, d_model=16, num_heads=2, num_layers=2, ffn_dim=32, dropout=0.0, positions=positions)
     return build_model(cfg, vocab).eval().double()
 
 
@@ -38,10 +38,11 @@ def _same(a, b) -> None:
     assert torch.allclose(a.scores[finite].double(), b.scores[finite].double(), atol=1e-9)
 
 
+@pytest.mark.parametrize("positions", ["sinusoidal", "rotary"])
 @pytest.mark.parametrize("vocab", [12, 600])  # 600: the chunked top-k path of beam search
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_static_step_logits_equal_dynamic_step(vocab, seed):
-    model = _model(vocab, seed)
+def test_static_step_logits_equal_dynamic_step(vocab, seed, positions):
+    model = _model(vocab, seed, positions=positions)
     src = _src(vocab)
     mask = src != PAD
     with torch.no_grad():

@@ -10,14 +10,15 @@ from seqgap_lab.data.vocab import BOS, PAD
 from seqgap_lab.models import GRUSeq2Seq, Seq2SeqModel, TransformerSeq2Seq, build_model
 
 V = 11
-KINDS = ["gru", "transformer"]
+KINDS = ["gru", "transformer", "transformer_rotary"]  # the last: ModelConfig(positions="rotary")
 ATOL = 1e-5
 
 
 def _model(kind: str, max_positions: int = 64) -> Seq2SeqModel:
     torch.manual_seed(0)
-    cfg = ModelConfig(kind=kind, d_model=16, num_heads=2, num_layers=2, ffn_dim=32, dropout=0.1,
-                      max_positions=max_positions)
+    positions = "rotary" if kind.endswith("_rotary") else "sinusoidal"
+    cfg = ModelConfig(kind=kind.removesuffix("_rotary"), d_model=16, num_heads=2, num_layers=2, ffn_dim=32,
+                      dropout=0.1, max_positions=max_positions, positions=positions)
     return build_model(cfg, V).eval()
 
 
@@ -235,3 +236,28 @@ def test_transformer_raises_beyond_max_positions():
 def test_gru_rejects_odd_d_model():
     with pytest.raises(ValueError, match="d_model"):
         build_model(ModelConfig(kind="gru", d_model=9, num_heads=1), V)
+
+
+def test_rotary_attention_sees_relative_positions_only():
+    """Shifting query and key positions by the same amount leaves every attention score as it was; the rotary
+    model has the sinusoidal model's parameters and adds no position to its embeddings."""
+    from seqgap_lab.models.rotary import Rotary
+    rope, g = Rotary(8, 64), torch.Generator().manual_seed(2)
+    q, k = torch.randn(2, 3, 5, 8, generator=g), torch.randn(2, 3, 7, 8, generator=g)
+    qp, kp = torch.tensor([0, 3, 4, 9, 10]), torch.arange(7)
+    scores = rope(q, qp) @ rope(k, kp).transpose(-2, -1)
+    assert torch.allclose(scores, rope(q, qp + 20) @ rope(k, kp + 20).transpose(-2, -1), atol=1e-5)
+    assert not torch.allclose(scores, rope(q, qp + 1) @ rope(k, kp).transpose(-2, -1), atol=1e-3)
+    rotary, plain = _model("transformer_rotary"), _model("transformer")
+    assert set(rotary.state_dict()) == set(plain.state_dict())
+    ids = torch.tensor([[3, 4]])
+    assert torch.allclose(rotary._embed(ids), rotary.embed(ids) * 4.0)  # sqrt(d_model): no position added
+
+
+def test_rotary_is_refused_where_it_is_not_built():
+    with pytest.raises(ValueError, match=r"ModelConfig.positions = 'rotary' .*'sinusoidal' for kind 'gru'"):
+        ModelConfig(kind="gru", positions="rotary")
+    with pytest.raises(ValueError, match=r"head size d_model/num_heads = 3 is odd"):
+        ModelConfig(kind="transformer", d_model=12, num_heads=4, positions="rotary")
+    with pytest.raises(ValueError, match=r"ModelConfig.positions = 'alibi' .*sinusoidal \| rotary"):
+        ModelConfig(positions="alibi")
