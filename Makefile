@@ -36,7 +36,7 @@ SPEECH_PKGS := espeak-ng
 # Debian's browser the browser tests drive through playwright (never `playwright install`: no download).
 BROWSER_PKGS := chromium
 
-.PHONY: help system-deps setup data test report bench clean
+.PHONY: help system-deps setup web-assets data test report slides bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/'
@@ -81,8 +81,13 @@ system-deps:  ## install the Debian packages of the real corpora, espeak-ng and 
 	  echo "==> note: apt-get failed; the real corpora and the browser tests need$$missing (continuing without them)"; \
 	fi
 
-setup: system-deps $(STAMP)  ## create/refresh the environment (only when pyproject.toml changed)
+setup: system-deps $(STAMP) web-assets  ## create/refresh the environment (only when pyproject.toml changed)
 	@echo "==> environment ready: $(PY)"
+
+# Pinned npm packages (require.js, the widget manager, MathJax 3, reveal.js 4, jQuery) into .web-assets/, so the
+# reports and slides render widgets and math offline; a no-op once there. Without npm it says so and goes on.
+web-assets: $(STAMP)  ## fetch the reports' offline web assets with npm (about 12 MB, checked against pinned hashes)
+	$(PY) -m seqgap_lab assets install --if-missing
 
 data: setup  ## prepare the real corpora into data/corpora/ (bible, modernize, code, prose)
 	$(PY) -m seqgap_lab data prepare all
@@ -94,6 +99,9 @@ test: setup  ## run the whole test suite (notebooks in the smoke profile)
 report: setup  ## regenerate every notebook into reports/ (PROFILE=smoke|default|full; auto: full on a GPU)
 	$(PY) -m seqgap_lab data prepare all --if-missing
 	$(PY) -m seqgap_lab report $(if $(PROFILE),--profile $(PROFILE))
+
+slides: setup  ## reveal.js decks (and offline HTML) from the executed notebooks of the last `make report`
+	$(PY) -m seqgap_lab slides
 
 bench: setup  ## side-by-side benchmark, JSON out
 	$(PY) -m seqgap_lab bench --json

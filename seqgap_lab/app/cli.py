@@ -1,4 +1,5 @@
-"""`seqgap-lab train | report | bench | data | sweep | explore` (or python -m seqgap_lab); errors: one line, exit 2."""
+"""`seqgap-lab train | report | slides | assets | bench | data | sweep | explore` (or python -m seqgap_lab);
+errors: one line, exit 2."""
 from __future__ import annotations
 
 import argparse
@@ -6,8 +7,9 @@ import json
 import sys
 import time
 
+from seqgap_lab.app import slides, web_assets
 from seqgap_lab.app.explore_serve import serve
-from seqgap_lab.app.report import run_report
+from seqgap_lab.app.report import discover_notebooks, run_report, run_slides
 from seqgap_lab.bench.run import run_bench
 from seqgap_lab.core.cache import CacheError
 from seqgap_lab.core.config import MODELS, TASKS, ConfigError, check_choice, check_profile
@@ -35,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="run every notebook with papermill into reports/ with HTML and an index")
     r.add_argument("--profile", default=None, help="smoke | default | full (default: full on a GPU, else default)")
     r.add_argument("--only", nargs="*", default=None, help="notebook numbers or stems, e.g. 01")
+    r.add_argument("--slides", action="store_true", help="also write a reveal.js deck beside each HTML page")
     b = sub.add_parser("bench", help="side-by-side benchmark on the current device")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
     b.add_argument("--size", default="small", help="tiny | small | peer (peer = the size of the HF MarianMT baselines)")
@@ -46,7 +49,21 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_data_parser(sub)
     _add_explore_parser(sub)
+    _add_lecture_parsers(sub)
     return p
+
+
+def _add_lecture_parsers(sub) -> None:
+    s = sub.add_parser("slides", help="reveal.js decks (and refreshed HTML) from the executed notebooks in reports/")
+    s.add_argument("--only", nargs="*", default=None, help="notebook numbers or stems, e.g. 06")
+    s.add_argument("--tag", action="store_true",
+                   help="instead: rewrite the slideshow tags of notebooks/*.ipynb by the rule of app/slides.py")
+    a = sub.add_parser("assets", help="the offline web assets of the reports (require.js, widgets, MathJax, reveal.js)")
+    asub = a.add_subparsers(dest="assets_command", required=True)
+    ai = asub.add_parser("install", help="fetch the pinned npm packages with npm, check and unpack them")
+    mode = ai.add_mutually_exclusive_group()
+    mode.add_argument("--force", action="store_true", help="fetch again even if installed")
+    mode.add_argument("--if-missing", action="store_true", help="when npm or the registry fails, print why and exit 0")
 
 
 def _add_data_parser(sub) -> None:
@@ -90,8 +107,29 @@ def _train(args) -> int:
 
 def _report(args) -> int:
 
-    records = run_report(args.profile, only=args.only)
+    records = run_report(args.profile, only=args.only, make_slides=args.slides)
     return 0 if all(r["status"] == "ok" for r in records) else 1
+
+
+def _slides(args) -> int:
+
+    if args.tag:
+        for path in discover_notebooks(args.only):
+            print(f"{path.name}: {'tags rewritten' if slides.tag_notebook(path) else 'tags already right'}")
+        return 0
+    records = run_slides(args.only)
+    return 0 if all(r["status"] == "ok" for r in records) else 1
+
+
+def _assets(args) -> int:
+
+    try:
+        web_assets.install(force=args.force)
+    except web_assets.WebAssetsUnavailable as exc:
+        print(f"seqgap-lab assets: {'note' if args.if_missing else 'error'}: {exc}", file=sys.stderr)
+        return 0 if args.if_missing else 2
+    print(f"offline web assets ready in {web_assets.assets_dir()}")
+    return 0
 
 
 def _bench(args) -> int:
@@ -171,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `seqgap-lab` command."""
     args = _parser().parse_args(argv)
     handler = {"train": _train, "report": _report, "bench": _bench, "data": _data, "sweep": _sweep,
-               "explore": _explore}[args.command]
+               "explore": _explore, "slides": _slides, "assets": _assets}[args.command]
     try:
         return handler(args)
     except (ConfigError, CacheError, ValueError, FileNotFoundError) as exc:

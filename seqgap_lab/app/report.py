@@ -11,13 +11,14 @@ from typing import Any, Iterator, Mapping
 
 import papermill as pm
 import torch
-from nbconvert import HTMLExporter
 from tqdm.auto import tqdm
+
+from seqgap_lab.app import export, slides, web_assets
 
 # The index page lives in report_index.py; re-exported here, where callers and tests have always found it.
 from seqgap_lab.app.report_index import build_index, flatten_summary, git_revision, merge_records  # noqa: F401
 from seqgap_lab.core import paths
-from seqgap_lab.core.cache import atomic_write_json, atomic_write_text
+from seqgap_lab.core.cache import atomic_write_json
 from seqgap_lab.core.config import ConfigError, check_profile
 from seqgap_lab.core.runtime import device_description, get_device
 
@@ -51,27 +52,31 @@ def _matches(path: Path, want: str) -> bool:
 
 
 def run_notebook(path: str | os.PathLike, profile: str, out_dir: str | os.PathLike | None = None,
-                 parameters: Mapping[str, Any] | None = None) -> dict:
-    """Execute one notebook into <out_dir>/<stem>/ (executed copy + HTML) and return its record."""
+                 parameters: Mapping[str, Any] | None = None, make_slides: bool = False) -> dict:
+    """Execute one notebook into <out_dir>/<stem>/ (executed copy, HTML, with make_slides a reveal.js deck) and
+    return its record; the pages are offline when the web assets are published in out_dir (web_assets.publish)."""
     path = Path(path).resolve()
     stem = path.stem
     out_root = Path(out_dir) if out_dir is not None else paths.reports_dir()
     stem_dir = out_root / stem
     stem_dir.mkdir(parents=True, exist_ok=True)
     out_nb, out_html, summary_path = stem_dir / f"{stem}.ipynb", stem_dir / f"{stem}.html", stem_dir / "summary.json"
+    out_slides = stem_dir / f"{stem}.slides.html"
     # Why delete first: a failed run must not be reported with the previous run's outputs.
-    for stale in (out_nb, out_html, summary_path):
+    for stale in (out_nb, out_html, out_slides, summary_path):
         stale.unlink(missing_ok=True)
     params = {"profile": profile, **dict(parameters or {})}
     start = time.perf_counter()
     error = _execute(path, out_nb, params, out_root)
     elapsed = time.perf_counter() - start
-    html_error = _to_html(out_nb, out_html) if out_nb.exists() else None
+    offline, html_error = _to_html(out_nb, out_html, out_root) if out_nb.exists() else (False, None)
+    slides_error = _to_slides(stem, out_root) if make_slides and out_nb.exists() else None
     summary, summary_error = _read_summary(summary_path)
-    error = error or html_error or summary_error
+    error = error or html_error or slides_error or summary_error
     return {"stem": stem, "status": "failed" if error else "ok", "elapsed_s": round(elapsed, 2),
-            "error": error, "summary": summary,
-            "html": f"{stem}/{out_html.name}" if out_html.exists() else None}
+            "error": error, "summary": summary, "offline": offline,
+            "html": f"{stem}/{out_html.name}" if out_html.exists() else None,
+            "slides": f"{stem}/{out_slides.name}" if out_slides.exists() else None}
 
 
 def _execute(path: Path, out_nb: Path, params: dict, out_root: Path) -> str | None:
@@ -107,14 +112,20 @@ def _kernel_env(out_root: Path) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _to_html(out_nb: Path, out_html: Path) -> str | None:
-    """Convert an executed notebook to HTML; None on success, else a one-line error."""
+def _to_html(out_nb: Path, out_html: Path, out_root: Path) -> tuple[bool, str | None]:
+    """Convert an executed notebook to HTML: (offline, None) on success, else (False, a one-line error)."""
     try:
-
-        body, _ = HTMLExporter().from_filename(str(out_nb))
-        atomic_write_text(out_html, body)
+        return export.to_html(out_nb, out_html, out_root), None
     except Exception as exc:  # a broken export must not hide the other notebooks' results
-        return _one_line(f"HTML export failed: {type(exc).__name__}: {exc}")
+        return False, _one_line(f"HTML export failed: {type(exc).__name__}: {exc}")
+
+
+def _to_slides(stem: str, out_root: Path) -> str | None:
+    """Write the notebook's reveal.js deck; None on success, else a one-line error."""
+    try:
+        slides.build_deck(stem, out_root)
+    except Exception as exc:  # as for the HTML: report it in the record, keep going
+        return _one_line(f"slides export failed: {type(exc).__name__}: {exc}")
     return None
 
 
@@ -138,8 +149,9 @@ def _one_line(text: str) -> str:
 
 
 def run_report(profile: str | None = None, only: list[str] | str | None = None,
-               parameters: Mapping[str, Any] | None = None) -> list[dict]:
-    """Run the notebooks in order (profile: 'full' on a GPU, else 'default'), index them, return the records."""
+               parameters: Mapping[str, Any] | None = None, make_slides: bool = False) -> list[dict]:
+    """Run the notebooks in order (profile: 'full' on a GPU, else 'default'), index them, return the records;
+    with make_slides each notebook gets a reveal.js deck beside its HTML."""
     if profile is None:
         profile = "full" if torch.cuda.is_available() else "default"
     check_profile(profile)
@@ -147,9 +159,10 @@ def run_report(profile: str | None = None, only: list[str] | str | None = None,
     if not notebooks:
         print(f"no notebooks matching {NOTEBOOK_GLOB} in {paths.project_root() / 'notebooks'}")
     out_root = paths.reports_dir()
+    publish_assets(out_root)
     records = []
     for nb in tqdm(notebooks, desc=f"notebooks ({profile})", unit="nb"):
-        record = run_notebook(nb, profile, out_root, parameters)
+        record = run_notebook(nb, profile, out_root, parameters, make_slides)
         tqdm.write(_status_line(record))
         records.append(record)
     device = device_description(get_device())
@@ -163,6 +176,45 @@ def run_report(profile: str | None = None, only: list[str] | str | None = None,
                                                  "git_revision": git_revision(), "records": records})
     print(f"index: {index}")
     return records
+
+
+def run_slides(only: list[str] | str | None = None) -> list[dict]:
+    """Decks (and refreshed HTML pages) from the executed notebooks of the last report, without running them."""
+    wanted = {p.stem for p in discover_notebooks(only)}  # a bad --only is named before anything else
+    out_root = paths.reports_dir()
+    saved = out_root / "report.json"
+    if not saved.is_file():
+        raise FileNotFoundError(f"no report in {out_root}: run `make report` (or `seqgap-lab report --slides`) first")
+    report = json.loads(saved.read_text(encoding="utf-8"))
+    publish_assets(out_root)
+    done = []
+    for record in report.get("records", []):
+        stem = record.get("stem")
+        executed = out_root / str(stem) / f"{stem}.ipynb"
+        if stem not in wanted or not executed.is_file():
+            continue
+        out_html = executed.with_suffix(".html")
+        record["offline"], html_error = _to_html(executed, out_html, out_root)
+        slides_error = _to_slides(stem, out_root)
+        record["slides"] = None if slides_error else f"{stem}/{stem}.slides.html"
+        record["error"] = record.get("error") or html_error or slides_error
+        record["status"] = "failed" if record["error"] else record.get("status", "ok")
+        tqdm.write(f"{stem:<32} {'slides' if not slides_error else slides_error}")
+        done.append(record)
+    if not done:
+        raise FileNotFoundError(f"no executed notebook of {sorted(wanted)} in {out_root}: run `make report` first")
+    print(f"index: {build_index(report['records'], report.get('profile', '?'), report.get('device', '?'))}")
+    atomic_write_json(saved, report)
+    return done
+
+
+def publish_assets(out_root: Path) -> bool:
+    """Copy the offline web assets next to the reports; False (saying what to do) when none are installed."""
+    if web_assets.publish(out_root) is not None:
+        return True
+    print(f"note: no offline web assets in {web_assets.assets_dir()}: the pages will load widgets and math from "
+          f"the network. `make setup` (or `seqgap-lab assets install`, needs npm) installs them.")
+    return False
 
 
 def _status_line(record: Mapping[str, Any]) -> str:

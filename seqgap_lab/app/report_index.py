@@ -95,7 +95,8 @@ def build_index(records: list[Mapping[str, Any]], profile: str, device: Any) -> 
     num_ok = sum(r.get("status") == "ok" for r in records)
     total = sum(r.get("elapsed_s") or 0.0 for r in records)
     meta = [("profile", profile), ("device", device), ("date", _now()), ("git revision", git_revision()),
-            ("notebooks", f"{num_ok} ok / {len(records)}"), ("total run time", f"{total / 60:.1f} min")]
+            ("notebooks", f"{num_ok} ok / {len(records)}"), ("total run time", f"{total / 60:.1f} min"),
+            ("offline", offline_note(records))]
     meta_rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>" for k, v in meta)
     rows = "\n".join(_index_row(r) for r in records) or '<tr><td colspan="6">no notebooks were run</td></tr>'
     page = f"""<!DOCTYPE html>
@@ -115,6 +116,15 @@ def build_index(records: list[Mapping[str, Any]], profile: str, device: Any) -> 
     return atomic_write_text(paths.reports_dir() / "index.html", page)
 
 
+def offline_note(records: list[Mapping[str, Any]]) -> str:
+    """Whether the pages render widgets and math with no network (their assets under assets/), in words."""
+    pages = [bool(r.get("offline")) for r in records if r.get("html")]
+    if pages and all(pages):
+        return "yes: widgets and math load from assets/ beside this page (copy the whole folder)"
+    missing = "widgets and math load from the network; `make setup` (needs npm) installs the offline assets"
+    return f"no: {missing}" if not any(pages) else f"partly ({sum(pages)} of {len(pages)} pages): {missing}"
+
+
 def _index_row(record: Mapping[str, Any]) -> str:
     """One <tr> of the index for a notebook record."""
     esc = html.escape
@@ -122,6 +132,8 @@ def _index_row(record: Mapping[str, Any]) -> str:
     summary = record.get("summary") or {}
     link = record.get("html", f"{stem}/{stem}.html")
     name = f'<a href="{esc(link, quote=True)}">{esc(stem)}</a>' if link else esc(stem)
+    if record.get("slides"):
+        name += f'<br><a class="slides" href="{esc(record["slides"], quote=True)}">slides</a>'
     status = str(record.get("status", "?"))
     elapsed = record.get("elapsed_s")
     elapsed_txt = f"{elapsed:.1f}" if isinstance(elapsed, (int, float)) else ""

@@ -174,3 +174,27 @@ def test_run_report_end_to_end(tmp_root):
     (tmp_root / "reports" / "report.json").write_text(json.dumps(saved))
     report.run_report(profile="smoke", only=["00"])
     assert "99_other" in (tmp_root / "reports" / "index.html").read_text()
+
+
+@pytest.mark.notebook
+def test_slides_with_the_report_and_from_it_later(tmp_root):
+    _write_notebook(tmp_root / "notebooks" / "00_tiny.ipynb", SUMMARY_CELL)
+    records = report.run_report(profile="smoke", only=["00"], make_slides=True)
+    deck = tmp_root / "reports" / "00_tiny" / "00_tiny.slides.html"
+    assert records[0]["slides"] == "00_tiny/00_tiny.slides.html" and deck.is_file()
+    assert records[0]["offline"] is False, "this fake checkout has no web assets"
+    page = (tmp_root / "reports" / "index.html").read_text()
+    assert 'class="slides" href="00_tiny/00_tiny.slides.html"' in page and "offline</th><td>no:" in page
+    deck.unlink()  # `make slides` later: decks rebuilt from the executed notebooks, nothing rerun
+    executed = tmp_root / "reports" / "00_tiny" / "00_tiny.ipynb"
+    before = executed.stat().st_mtime_ns
+    done = report.run_slides(["00"])
+    assert [r["stem"] for r in done] == ["00_tiny"] and deck.is_file()
+    assert executed.stat().st_mtime_ns == before
+    assert json.loads((tmp_root / "reports" / "report.json").read_text())["records"][0]["slides"] is not None
+
+
+def test_run_slides_without_a_report_says_what_to_run(tmp_root):
+    _write_notebook(tmp_root / "notebooks" / "00_tiny.ipynb", SUMMARY_CELL)
+    with pytest.raises(FileNotFoundError, match="make report"):
+        report.run_slides()

@@ -188,6 +188,11 @@ CLI_CASES = [
     ("report-profile", ["report", "--profile", "fast"], "'fast'", PROFILES),
     ("report-only-number", ["report", "--only", "99"], "'99'", ("01_error_compounding",)),
     ("report-only-name", ["report", "--only", "nope"], "'nope'", ("11_speech_ctc_vs_transducer",)),
+    ("slides-only-number", ["slides", "--only", "99"], "'99'", ("01_error_compounding",)),
+    ("slides-tag-only-name", ["slides", "--tag", "--only", "nope"], "'nope'", ("11_speech_ctc_vs_transducer",)),
+    ("slides-no-report", ["slides"], "no report in", ("make report",)),
+    ("assets-no-subcommand", ["assets"], "assets_command", ("required",)),
+    ("assets-both-modes", ["assets", "install", "--force", "--if-missing"], "--if-missing", ("not allowed with",)),
     ("bench-size", ["bench", "--size", "huge"], "'huge'", ("tiny", "small", "peer")),
     ("bench-repeats-zero", ["bench", "--repeats", "0"], "= 0", ("1", "1000")),
     ("bench-repeats-above", ["bench", "--repeats", "1001"], "= 1001", ("1", "1000")),
@@ -227,7 +232,8 @@ def no_real_work(monkeypatch):
     for target in ("seqgap_lab.zoo.synthetic.make_task", "seqgap_lab.app.report.run_notebook",
                    "seqgap_lab.bench.bleu.bench_sentence_bleu", "seqgap_lab.sweeps.runner.measure_cell",
                    "seqgap_lab.data.text.corpora._prepare_one", "seqgap_lab.data.speech.corpus.ensure",
-                   "seqgap_lab.app.explore_serve.check_port_free"):
+                   "seqgap_lab.app.explore_serve.check_port_free", "seqgap_lab.app.slides.build_deck",
+                   "seqgap_lab.app.slides.tag_notebook", "seqgap_lab.app.web_assets.install"):
         monkeypatch.setattr(target, reached)
 
 
