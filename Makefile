@@ -86,7 +86,7 @@ setup: system-deps $(STAMP) web-assets  ## create/refresh the environment (only 
 
 # Pinned npm packages (require.js, the widget manager, MathJax 3, reveal.js 4, jQuery) into .web-assets/, so the
 # reports and slides render widgets and math offline; a no-op once there. Without npm it says so and goes on.
-web-assets: $(STAMP)  ## fetch the reports' offline web assets with npm (about 12 MB, checked against pinned hashes)
+web-assets: $(STAMP)  ## fetch the reports' offline web assets with npm (about 7 MB, checked against pinned hashes)
 	$(PY) -m seqgap_lab assets install --if-missing
 
 data: setup  ## prepare the real corpora into data/corpora/ (bible, modernize, code, prose)
@@ -96,11 +96,11 @@ test: setup  ## run the whole test suite (notebooks in the smoke profile)
 	$(PY) -m seqgap_lab data prepare all --if-missing
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-report: setup  ## regenerate every notebook into reports/ (PROFILE=smoke|default|full; auto: full on a GPU)
+report: setup  ## regenerate every notebook into reports/, pages and slides (PROFILE=smoke|default|full; auto: full on a GPU)
 	$(PY) -m seqgap_lab data prepare all --if-missing
-	$(PY) -m seqgap_lab report $(if $(PROFILE),--profile $(PROFILE))
+	$(PY) -m seqgap_lab report --slides $(if $(PROFILE),--profile $(PROFILE))
 
-slides: setup  ## reveal.js decks (and offline HTML) from the executed notebooks of the last `make report`
+slides: setup  ## rewrite the decks and pages from the executed notebooks of the last report (no rerun)
 	$(PY) -m seqgap_lab slides
 
 bench: setup  ## side-by-side benchmark, JSON out

@@ -3,7 +3,7 @@
 nbconvert's HTML loads require.js, the widget manager and MathJax from CDNs, so offline the widgets of a report are
 blank and its math is raw TeX. `install()` (run by `make setup`) fetches the packages below at pinned versions with
 npm's own client, checks each tarball against its pinned sha512 integrity, and keeps only the files the pages load
-(about 10 MB) with each package's licence, under `.web-assets/` at the project root ($SEQGAP_WEB_ASSETS_DIR).
+(about 7 MB) with each package's licence, under `.web-assets/` at the project root ($SEQGAP_WEB_ASSETS_DIR).
 `publish()` copies that set next to the reports (reports/assets/), so the reports folder can be copied to a laptop or
 a USB stick and opened from disk; the pages name the assets by relative URLs.
 """
@@ -35,7 +35,7 @@ class WebAssetsUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class WebPackage:
-    """One npm package at a pinned version: its tarball's sha512 integrity and the files kept (globs, package-relative)."""
+    """One npm package at a pinned version: its tarball's sha512 integrity and kept files (package-relative globs)."""
 
     name: str
     version: str
@@ -54,6 +54,8 @@ class WebPackage:
         return f"{self.name}@{self.version}"
 
 
+# Fonts: only WOFF2/WOFF, which every current browser takes first (the EOT, TTF and SVG copies are for old ones and
+# were 3 MB); tex-chtml-full.js has every TeX extension built in, so their separate files are left out too.
 # Why these versions: the html-manager is the one ipywidgets 8 embeds (^1.0.1); MathJax 3 (our templates configure
 # its API); reveal.js 4 (nbconvert's reveal template is written for 4; 6 does not work with it, measured); jQuery 3
 # for the template's scrolling of long slides; require.js loads the AMD modules (widget manager, reveal).
@@ -63,16 +65,15 @@ PACKAGES = (
                ("require.js",), "MIT"),
     WebPackage("@jupyter-widgets/html-manager", "1.0.15",
                "sha512-5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA==",
-               ("dist/embed-amd.js", "dist/*.woff2", "dist/*.woff", "dist/*.ttf", "dist/*.eot", "dist/*.svg",
-                "dist/embed.js.LICENSE.txt"), "BSD-3-Clause"),
+               ("dist/embed-amd.js", "dist/*.woff2", "dist/*.woff", "dist/embed.js.LICENSE.txt"), "BSD-3-Clause"),
     WebPackage("mathjax", "3.2.2",
                "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==",
-               ("es5/tex-chtml-full.js", "es5/output/chtml/fonts/woff-v2/*", "es5/ui/*", "es5/a11y/*",
-                "es5/input/tex/extensions/*", "LICENSE"), "Apache-2.0"),
+               ("es5/tex-chtml-full.js", "es5/output/chtml/fonts/woff-v2/*", "es5/ui/*", "es5/a11y/*", "LICENSE"),
+               "Apache-2.0"),
     WebPackage("reveal.js", "4.6.0",
                "sha512-QC80rYsZldAe95bW9VImucIPTjfsKhI0jRQrIOXU4P92ZyXb/dfw9L3EE96bN6i7UmeUl1qBieH4UNTr25erYw==",
-               ("dist/reveal.js", "dist/reveal.css", "dist/theme/white.css", "dist/theme/fonts/source-sans-pro/*",
-                "plugin/notes/notes.js", "LICENSE"), "MIT"),
+               ("dist/reveal.js", "dist/reveal.css", "dist/theme/white.css", "plugin/notes/notes.js", "LICENSE",
+                *(f"dist/theme/fonts/source-sans-pro/{f}" for f in ("*.css", "*.woff", "LICENSE"))), "MIT"),
     WebPackage("jquery", "3.7.1",
                "sha512-m4avr8yL8kmFN8psrbFFFmB/If14iN5o9nw/NgnnM+kybDJpRsAynV2BsfpTYrTRysYUdADVD7CkUUizgkpLfg==",
                ("dist/jquery.min.js", "LICENSE.txt"), "MIT"),
@@ -86,8 +87,9 @@ def assets_dir() -> Path:
 
 
 def manifest() -> dict:
-    """What a complete install holds: each package's name, version and integrity (the stamp compares these)."""
-    return {"packages": [{"name": p.name, "version": p.version, "integrity": p.integrity} for p in PACKAGES]}
+    """What a complete install holds: each package's name, version, integrity and kept files (the stamp)."""
+    return {"packages": [{"name": p.name, "version": p.version, "integrity": p.integrity, "files": list(p.files)}
+                         for p in PACKAGES]}
 
 
 def installed(folder: Path | None = None) -> bool:
@@ -107,7 +109,8 @@ def install(force: bool = False, log=print) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise WebAssetsUnavailable("npm not found: install Node.js and npm (Debian: apt-get install npm), then run "
-                                   "`seqgap-lab assets install`; until then reports load widgets and math from the network")
+                                   "`seqgap-lab assets install`; until then reports load widgets and math from "
+                                   "the network")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".web-assets-build-") as tmp:
         build = Path(tmp) / "assets"
@@ -123,7 +126,7 @@ def install(force: bool = False, log=print) -> Path:
 
 
 def _npm_pack(npm: str, package: WebPackage, dest: Path) -> Path:
-    """The package's tarball, fetched by `npm pack` into dest; WebAssetsUnavailable if npm fails or it fails its check."""
+    """The package's tarball, fetched by `npm pack` into dest; WebAssetsUnavailable if npm or the check fails."""
     argv = [npm, "pack", package.spec, "--pack-destination", str(dest), "--json", "--silent"]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=_NPM_TIMEOUT_S, check=False)
