@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -11,6 +12,7 @@ from seqgap_lab.app import slides, web_assets
 from seqgap_lab.app.explore_serve import serve
 from seqgap_lab.app.report import discover_notebooks, run_report, run_slides
 from seqgap_lab.bench.run import run_bench
+from seqgap_lab.core import budget
 from seqgap_lab.core.cache import CacheError
 from seqgap_lab.core.config import MODELS, TASKS, ConfigError, check_choice, check_profile
 from seqgap_lab.data.speech import corpus as speech
@@ -19,6 +21,7 @@ from seqgap_lab.data.text import corpora
 from seqgap_lab.data.text.builders import CorpusUnavailable
 from seqgap_lab.data.text.byo import CorpusFormatError
 from seqgap_lab.decoding import decode_sequences
+from seqgap_lab.sweeps.executors import ExecutorConfig
 from seqgap_lab.sweeps.runner import load_spec, run_sweep, table_path
 from seqgap_lab.zoo.synthetic import configs, trained_model
 
@@ -34,10 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=None, help="override the profile's training steps")
     t.add_argument("--device", default=None, help="auto | cpu | cuda | mps (default: auto)")
     t.add_argument("--retrain", action="store_true", help="ignore and overwrite a cached checkpoint")
+    _add_budget(t)
     r = sub.add_parser("report", help="run every notebook with papermill into reports/ with HTML and an index")
     r.add_argument("--profile", default=None, help="smoke | default | full (default: full on a GPU, else default)")
     r.add_argument("--only", nargs="*", default=None, help="notebook numbers or stems, e.g. 01")
     r.add_argument("--slides", action="store_true", help="also write a reveal.js deck beside each HTML page")
+    _add_budget(r)
+    _add_executor(r)
     b = sub.add_parser("bench", help="side-by-side benchmark on the current device")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
     b.add_argument("--size", default="small", help="tiny | small | peer (peer = the size of the HF MarianMT baselines)")
@@ -47,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("spec", help="path of the sweep spec (.yaml, .yml or .json); see seqgap_lab/sweeps/runner.py")
     w.add_argument("--device", default=None, help="auto | cpu | cuda | mps (default: auto)")
     w.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_executor(w)
+    _add_budget(w)
     _add_data_parser(sub)
     _add_explore_parser(sub)
     _add_lecture_parsers(sub)
@@ -64,6 +72,33 @@ def _add_lecture_parsers(sub) -> None:
     mode = ai.add_mutually_exclusive_group()
     mode.add_argument("--force", action="store_true", help="fetch again even if installed")
     mode.add_argument("--if-missing", action="store_true", help="when npm or the registry fails, print why and exit 0")
+
+
+def _add_executor(parser) -> None:
+    parser.add_argument("--executor", default="serial",
+                        help="serial (here, the default) | ray (tasks on a Ray cluster)")
+    parser.add_argument("--ray-address", default=None,
+                        help="join this Ray cluster (host:port or auto); default: start a local one and stop it after")
+    parser.add_argument("--cpus-per-task", type=int, default=1, help="ray: CPUs (and torch threads) per task")
+    parser.add_argument("--gpus-per-task", type=float, default=0.0, help="ray: GPUs per task, e.g. 1 or 0.5")
+
+
+def _executor(args) -> ExecutorConfig:
+    """The ExecutorConfig of --executor and its options (checked there)."""
+    return ExecutorConfig(kind=args.executor, address=args.ray_address, cpus_per_task=args.cpus_per_task,
+                          gpus_per_task=args.gpus_per_task)
+
+
+def _add_budget(parser) -> None:
+    parser.add_argument("--budget-scale", default=None,
+                        help="train this fraction of every profile's steps, in (0, 1] (e.g. 0.01 exercises `full` "
+                             "end to end); scaled models are cached apart")
+
+
+def _apply_budget(args) -> None:
+    """Put --budget-scale (checked) into the environment, where training, kernels and Ray workers read it."""
+    if getattr(args, "budget_scale", None) is not None:
+        os.environ[budget.ENV] = str(budget.check_budget_scale(args.budget_scale))
 
 
 def _add_data_parser(sub) -> None:
@@ -107,7 +142,7 @@ def _train(args) -> int:
 
 def _report(args) -> int:
 
-    records = run_report(args.profile, only=args.only, make_slides=args.slides)
+    records = run_report(args.profile, only=args.only, make_slides=args.slides, executor=_executor(args))
     return 0 if all(r["status"] == "ok" for r in records) else 1
 
 
@@ -146,11 +181,12 @@ def _bench(args) -> int:
 
 def _sweep(args) -> int:
 
+    executor = _executor(args)
     spec = load_spec(args.spec)
     start = time.perf_counter()
-    table = run_sweep(spec, device=args.device, progress=not args.no_progress)
+    table = run_sweep(spec, device=args.device, progress=not args.no_progress, executor=executor)
     print(f"sweep {spec.name}: {len(spec.cells())} cells, {len(table):,} rows in {time.perf_counter() - start:.1f} s "
-          f"-> {table_path(spec)}")
+          f"({executor.kind}) -> {table_path(spec)}")
     return 0
 
 
@@ -211,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"train": _train, "report": _report, "bench": _bench, "data": _data, "sweep": _sweep,
                "explore": _explore, "slides": _slides, "assets": _assets}[args.command]
     try:
+        _apply_budget(args)
         return handler(args)
     except (ConfigError, CacheError, ValueError, FileNotFoundError) as exc:
         print(f"seqgap-lab {args.command}: error: {exc}", file=sys.stderr)

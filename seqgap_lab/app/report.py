@@ -13,7 +13,7 @@ import papermill as pm
 import torch
 from tqdm.auto import tqdm
 
-from seqgap_lab.app import export, slides, web_assets
+from seqgap_lab.app import export, report_ray, slides, web_assets
 
 # The index page lives in report_index.py; re-exported here, where callers and tests have always found it.
 from seqgap_lab.app.report_index import build_index, flatten_summary, git_revision, merge_records  # noqa: F401
@@ -21,6 +21,7 @@ from seqgap_lab.core import paths
 from seqgap_lab.core.cache import atomic_write_json
 from seqgap_lab.core.config import ConfigError, check_profile
 from seqgap_lab.core.runtime import device_description, get_device
+from seqgap_lab.sweeps.executors import ExecutorConfig
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 _MAX_ERROR_CHARS = 300
@@ -149,9 +150,12 @@ def _one_line(text: str) -> str:
 
 
 def run_report(profile: str | None = None, only: list[str] | str | None = None,
-               parameters: Mapping[str, Any] | None = None, make_slides: bool = False) -> list[dict]:
+               parameters: Mapping[str, Any] | None = None, make_slides: bool = False,
+               executor: ExecutorConfig | None = None) -> list[dict]:
     """Run the notebooks in order (profile: 'full' on a GPU, else 'default'), index them, return the records;
-    with make_slides each notebook gets a reveal.js deck beside its HTML."""
+    with make_slides each notebook gets a reveal.js deck beside its HTML; executor kind 'ray' runs them as Ray
+    tasks (app/report_ray.py), 'serial' (the default) one after the other here."""
+    executor = executor or ExecutorConfig()
     if profile is None:
         profile = "full" if torch.cuda.is_available() else "default"
     check_profile(profile)
@@ -160,11 +164,14 @@ def run_report(profile: str | None = None, only: list[str] | str | None = None,
         print(f"no notebooks matching {NOTEBOOK_GLOB} in {paths.project_root() / 'notebooks'}")
     out_root = paths.reports_dir()
     publish_assets(out_root)
-    records = []
-    for nb in tqdm(notebooks, desc=f"notebooks ({profile})", unit="nb"):
-        record = run_notebook(nb, profile, out_root, parameters, make_slides)
-        tqdm.write(_status_line(record))
-        records.append(record)
+    if executor.kind == "ray" and notebooks:
+        records = report_ray.run(notebooks, profile, out_root, parameters, make_slides, executor, run_notebook)
+    else:
+        records = []
+        for nb in tqdm(notebooks, desc=f"notebooks ({profile})", unit="nb"):
+            record = run_notebook(nb, profile, out_root, parameters, make_slides)
+            tqdm.write(_status_line(record))
+            records.append(record)
     device = device_description(get_device())
     saved = out_root / "report.json"
     if only and saved.is_file():  # --only: keep the other notebooks of an earlier run of the same profile

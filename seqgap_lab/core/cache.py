@@ -7,6 +7,8 @@ import hashlib
 import io
 import json
 import os
+import re
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -39,8 +41,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_dead_temps(path)
-    # The writer's pid is in the temp name, so a later write can tell a killed writer's leftover from a live one's.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    # The writer's pid@host is in the temp name: a later write can tell a killed writer's leftover from a live one's.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{writer_tag()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -57,11 +59,34 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def _remove_dead_temps(path: Path) -> None:
     """Delete temp files of `path` left by writers that were killed (SIGKILL skips their cleanup)."""
     for tmp in path.parent.glob(glob.escape(f".{path.name}.") + "*.tmp"):
-        pid, _, rest = tmp.name[len(path.name) + 2:-len(".tmp")].partition(".")
-        # "<pid>.<random>" exactly: anything else belongs to another target whose name extends this one's
-        if pid.isdigit() and rest and "." not in rest and not pid_alive(int(pid)):
+        tag, _, rest = tmp.name[len(path.name) + 2:-len(".tmp")].partition(".")
+        # "<pid>@<host>.<random>" exactly: anything else belongs to another target whose name extends this one's
+        if _TAG.fullmatch(tag) and rest and "." not in rest and writer_dead(tag):
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+_TAG = re.compile(r"\d+(@\w+)?")
+
+
+def _host() -> str:
+    """This machine's name as a temp-name part: letters, digits and '_' only (no '.', '-' or '@')."""
+    return re.sub(r"\W", "_", socket.gethostname()) or "host"
+
+
+def writer_tag() -> str:
+    """'<pid>@<host>' of this process, put in temporary names: on a shared filesystem (a Ray cluster's data folder)
+    a pid alone could be another machine's live writer, whose file must not be taken for a dead one's."""
+    return f"{os.getpid()}@{_host()}"
+
+
+def writer_dead(tag: str) -> bool:
+    """True when the writer named by tag ('<pid>@<host>', or a bare pid from before hosts were recorded) is a
+    process of this machine that is gone; another machine's writer is never judged from here."""
+    pid, _, host = tag.partition("@")
+    if host and host != _host():
+        return False
+    return pid.isdigit() and not pid_alive(int(pid))
 
 
 def pid_alive(pid: int) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -16,9 +17,9 @@ from typing import Any, Mapping
 
 import torch
 
-from seqgap_lab.core import paths
+from seqgap_lab.core import budget, paths
 from seqgap_lab.core.cache import atomic_write_json
-from seqgap_lab.core.config import check_bool, check_profile
+from seqgap_lab.core.config import ConfigError, check_bool, check_profile
 from seqgap_lab.core.runtime import device_description, get_device, peak_memory_mb
 
 STEM_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -30,13 +31,28 @@ def cpu_threads(profile: str, step_bound: bool = False) -> int | None:
     One rule for every notebook: the smoke profile's models are tiny, and so are the ones of notebooks whose time
     goes to step-by-step decoding of small models (`step_bound`: 06 and 07) in every profile but full; for them
     extra threads only add synchronisation (measured on the shared 2-core machine: notebook 06 default took
-    8.6 min with 1 thread and 13.8 min with 2). Everything else keeps all cores.
+    8.6 min with 1 thread and 13.8 min with 2). Everything else keeps all cores, or as many as a Ray task was
+    given ($SEQGAP_TORCH_THREADS).
     """
     profile = check_profile(profile)
     check_bool("session", "step_bound", step_bound)
+    cap = _thread_cap()
     if profile == "smoke" or (step_bound and profile != "full"):
         return 1
-    return None
+    return cap
+
+
+THREADS_ENV = "SEQGAP_TORCH_THREADS"
+
+
+def _thread_cap() -> int | None:
+    """$SEQGAP_TORCH_THREADS (checked), the CPUs a Ray task was given: a notebook run there uses no more; else None."""
+    raw = os.environ.get(THREADS_ENV)
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{THREADS_ENV} = {raw!r} is not allowed: expected an integer >= 1")
+    return int(raw)
 
 
 @dataclass
@@ -61,8 +77,9 @@ class Session:
         """Write reports/<stem>/summary.json: the notebook's numbers plus profile, device, run time and peak memory."""
         if not isinstance(summary, Mapping):
             raise TypeError(f"summary must be a dict, got {type(summary).__name__}")
-        full = {"profile": self.profile, "device": self.device_name, **summary, "elapsed_s": self.elapsed_s(),
-                **peak_memory_mb(self.device)}
+        scale = budget.budget_scale()  # stated only when it is not 1, so ordinary summaries are as before
+        full = {"profile": self.profile, **({"budget_scale": scale} if scale != 1.0 else {}),
+                "device": self.device_name, **summary, "elapsed_s": self.elapsed_s(), **peak_memory_mb(self.device)}
         return write_summary(self.stem, full)
 
 

@@ -25,18 +25,22 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import torch
 import yaml
 from tqdm.auto import tqdm
 
-from seqgap_lab.core import paths
+from seqgap_lab.core import budget, paths
 from seqgap_lab.core.cache import atomic_write_bytes, atomic_write_json, config_hash, file_lock
 from seqgap_lab.core.config import MODELS, TASKS, ConfigError, _Config, check_choice, check_int, check_profile
 from seqgap_lab.core.runtime import get_device
 from seqgap_lab.sweeps import nmt as sweep_nmt
+from seqgap_lab.sweeps import ray_backend
+from seqgap_lab.sweeps.executors import ExecutorConfig, Unit
 from seqgap_lab.sweeps.cells import (
     DECODINGS,
     STRATEGIES,
@@ -135,45 +139,100 @@ def cell_path(spec: SweepSpec, key: dict) -> Path:
     return paths.data_dir() / "sweeps" / spec.name / f"{config_hash(key)}.json"
 
 
-def run_sweep(spec: SweepSpec, device=None, progress: bool = True, write: bool = True) -> pd.DataFrame:
-    """Measure every cell (from its cache file when done before) and return the tidy table; with write=True
-    also save it under reports/sweeps/. Columns: task, model, strategy, decoding, seed, bucket, bucket_lo,
-    bucket_hi, beyond_training, metric, value, count."""
-    device = get_device(device) if not hasattr(device, "type") else device
+def run_sweep(spec: SweepSpec, device=None, progress: bool = True, write: bool = True,
+              executor: ExecutorConfig | None = None) -> pd.DataFrame:
+    """Measure every missing cell (serially here, or as Ray tasks: sweeps/executors.py), then read every cell from
+    its cache file into the tidy table; with write=True also save it under reports/sweeps/. Columns: task, model,
+    strategy, decoding, seed, bucket, bucket_lo, bucket_hi, beyond_training, metric, value, count."""
+    executor = executor or ExecutorConfig()
     cells = spec.cells()
-    frames, done = [], 0
-    bar = tqdm(cells, desc=f"sweep {spec.name}", unit="cell", disable=not progress)
-    for task, kind, strategy, decoding, seed in bar:
-        key = cell_key(spec, task, kind, strategy, decoding, seed)
-        path = cell_path(spec, key)
-        if path.exists():
-            done += 1
-        else:
-            with file_lock(path, f"measuring cell {task}/{kind}/{strategy}/{decoding}/{seed}"):
-                if not path.exists():  # another process running the same sweep may have measured it meanwhile
-                    rows = measure_cell(spec, task, kind, strategy, decoding, seed, device)
-                    atomic_write_json(path, {"key": key, "rows": rows.to_dict("records")})
-        # Always read the cell back from its file: a fresh and a resumed sweep then build identical tables.
-        rows = pd.DataFrame(json.loads(path.read_text())["rows"])
-        bar.set_postfix_str(f"{done} from cache")
-        frames.append(rows.assign(task=task, model=kind, strategy=strategy, decoding=decoding, seed=seed))
-    table = pd.concat(frames, ignore_index=True)
-    table = table[KEY_COLUMNS + ROW_COLUMNS]
+    paths_by_cell = {cell: cell_path(spec, cell_key(spec, *cell)) for cell in cells}
+    missing = [cell for cell in cells if not paths_by_cell[cell].exists()]
+    if missing and executor.kind == "ray":  # ray_backend imports Ray itself only here (an optional extra)
+        ray_backend.run_units(spec, plan_units(spec, missing), device, executor, run_unit, progress)
+    elif missing:
+        device = get_device(device) if not hasattr(device, "type") else device
+        bar = tqdm(total=len(missing), desc=f"sweep {spec.name} ({len(cells) - len(missing)} from cache)",
+                   unit="cell", disable=not progress)
+        for unit in (u for wave in plan_units(spec, missing) for u in wave):
+            run_unit(spec, unit, device, on_cell=lambda: bar.update(1))
+        bar.close()
+    # Always read the cells back from their files: fresh, resumed and distributed sweeps build identical tables.
+    frames = [pd.DataFrame(json.loads(paths_by_cell[c].read_text())["rows"]).assign(
+        task=c[0], model=c[1], strategy=c[2], decoding=c[3], seed=c[4]) for c in cells]
+    table = pd.concat(frames, ignore_index=True)[KEY_COLUMNS + ROW_COLUMNS]
     if write:
         write_table(spec, table)
     return table
 
 
+def plan_units(spec: SweepSpec, missing: list) -> list[list[Unit]]:
+    """The missing cells as work units in two waves: models others build on (teacher-forced cells, and parents,
+    teachers and amateurs no cell of the first wave trains), then the rest; each unit shares one trained model."""
+    groups: dict[tuple, list] = {}
+    for cell in missing:
+        groups.setdefault((cell[0], cell[1], cell[2], cell[4]), []).append(cell)
+    first = [Unit(tuple(c)) for (_, _, strategy, _), c in groups.items() if strategy == "tf"]
+    rest = [Unit(tuple(c)) for (_, _, strategy, _), c in groups.items() if strategy != "tf"]
+    covered = {json.dumps(recipe_key(recipe(spec.profile, t, k, "tf", s)), sort_keys=True)
+               for (t, k, strategy, s) in groups if strategy == "tf" and t != sweep_nmt.TASK}
+    for args in _prerequisites(spec, missing):
+        ident = json.dumps(recipe_key(args), sort_keys=True)
+        if ident not in covered:
+            covered.add(ident)
+            first.append(Unit((), args))
+    return [wave for wave in (first, rest) if wave]
+
+
+def _prerequisites(spec: SweepSpec, missing: list) -> list[dict]:
+    """Recipe arguments of the models the missing synthetic cells build on: tf parents/teachers, amateurs."""
+    found = []
+    for task, kind, strategy, decoding, seed in missing:
+        if task == sweep_nmt.TASK:
+            continue
+        if strategy in ("mrt", "seq_kd", "self_distill"):
+            found.append(recipe(spec.profile, task, kind, "tf", seed))
+        if decoding == "contrastive":
+            found.append(amateur_recipe(spec.profile, task, seed))
+    return found
+
+
+def run_unit(spec: SweepSpec, unit: Unit, device, on_cell=None) -> list[str]:
+    """Do one work unit here: train its prerequisite model, or measure its cells (each under the cell's file lock,
+    written atomically with the thread count, device and host it ran with); the cell files written."""
+    if unit.train is not None:
+        train_cell(unit.train, device, progress=False)
+        return []
+    written = []
+    for task, kind, strategy, decoding, seed in unit.cells:
+        key = cell_key(spec, task, kind, strategy, decoding, seed)
+        path = cell_path(spec, key)
+        with file_lock(path, f"measuring cell {task}/{kind}/{strategy}/{decoding}/{seed}"):
+            if not path.exists():  # another process running the same sweep may have measured it meanwhile
+                rows = measure_cell(spec, task, kind, strategy, decoding, seed, device)
+                atomic_write_json(path, {"key": key, "rows": rows.to_dict("records"), "ran_on": ran_on(device)})
+        written.append(str(path))
+        if on_cell is not None:
+            on_cell()
+    return written
+
+
+def ran_on(device) -> dict:
+    """Where and how a cell was measured: thread count changes trained weights by ~1e-7, so it is recorded."""
+    return {"host": socket.gethostname(), "device": str(device), "torch_threads": torch.get_num_threads()}
+
+
 def cell_key(spec: SweepSpec, task: str, kind: str, strategy: str, decoding: str, seed: int) -> dict:
     """Everything that shapes a cell's rows: its model's full lineage, the decoding (and amateur), the version."""
     if task == sweep_nmt.TASK:
-        return {"version": SWEEP_VERSION, **sweep_nmt.cell_key(spec.profile, kind, strategy, decoding, seed)}
+        return budget.keyed({"version": SWEEP_VERSION, **sweep_nmt.cell_key(spec.profile, kind, strategy, decoding,
+                                                                               seed)})
     args = recipe(spec.profile, task, kind, strategy, seed)
     config = decode_config(decoding, args["task_cfg"].test_max_len + 4)
     key = {"version": SWEEP_VERSION, "model": recipe_key(args), "decoding": config.to_dict()}
     if decoding == "contrastive":
         key["amateur"] = recipe_key(amateur_recipe(spec.profile, task, seed))
-    return key
+    return budget.keyed(key)  # a budget-scaled model's cell is its own
 
 
 def measure_cell(spec: SweepSpec, task: str, kind: str, strategy: str, decoding: str, seed: int,

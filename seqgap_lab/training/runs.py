@@ -9,7 +9,7 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from seqgap_lab.core import paths
+from seqgap_lab.core import budget, paths
 from seqgap_lab.core.cache import config_hash, file_lock, load_checkpoint, save_checkpoint
 from seqgap_lab.core.config import ModelConfig, TaskConfig, TrainConfig
 from seqgap_lab.models import Seq2SeqModel
@@ -59,6 +59,8 @@ def cached_train(prefix: str, config: dict, model: Seq2SeqModel, train_pairs, de
     `monitor(model) -> dict` is called at every log point while training and its numbers join the history
     (so the cache keeps them).
     """
+    # budget_scale (core/budget.py): fewer steps, and a key of their own so they never pass for a full run.
+    config, train_cfg = budget.keyed(config), budget.scaled(train_cfg)
     path = _path(prefix, config)
     if path.exists() and not retrain:
         return _load_run(path, config, model, device)

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from seqgap_lab.core import paths
+from seqgap_lab.core import budget, paths
 from seqgap_lab.core.cache import config_hash, file_lock, load_checkpoint, save_checkpoint
 from seqgap_lab.core.config import ConfigError, TrainConfig
 from seqgap_lab.core.runtime import autocast, seed_everything
@@ -121,8 +121,9 @@ def trained_speech_model(corpus_config: dict, model_cfg: SpeechModelConfig, trai
     corpus_config identifies the data (SpeechConfig.to_dict()); train_pairs may be a callable, called only
     when training is needed. A corrupt or mismatched checkpoint raises CacheError; retrain=True overwrites.
     """
-    config = {"corpus": corpus_config, "model": model_cfg.to_dict(), "train": train_cfg.to_dict(),
-              "time_budget_s": time_budget_s, "vocab_size": vocab_size}
+    config = budget.keyed({"corpus": corpus_config, "model": model_cfg.to_dict(), "train": train_cfg.to_dict(),
+                           "time_budget_s": time_budget_s, "vocab_size": vocab_size})
+    train_cfg = budget.scaled(train_cfg)  # budget_scale (core/budget.py); 1 changes nothing
     path = speech_checkpoint(config, model_cfg.kind, train_cfg.strategy)
     seed_everything(train_cfg.seed)  # initial weights depend on the seed alone
     model = build_speech_model(model_cfg, vocab_size)

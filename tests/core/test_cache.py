@@ -5,6 +5,8 @@ import dataclasses
 import io
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -249,3 +251,21 @@ def test_config_hash():
     run = experiments.run_config(TASK, MODEL, TRAIN)
     reordered = {k: dict(reversed(list(v.items()))) for k, v in reversed(list(run.items()))}
     assert config_hash(run) == config_hash(reordered)
+
+
+def test_temp_names_carry_pid_and_host_and_only_local_dead_writers_are_cleaned(tmp_path, monkeypatch):
+    """On a shared data folder (a Ray cluster's store) a pid alone could be another machine's live writer."""
+    tag = cache.writer_tag()
+    pid, host = tag.split("@")
+    assert pid == str(os.getpid()) and host and "." not in host and "-" not in host
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    mine_dead = tmp_path / f".c.pt.{dead.pid}@{host}.k1ll3d00.tmp"
+    other_host = tmp_path / f".c.pt.{dead.pid}@elsewhere.writing0.tmp"  # same pid number, another machine
+    legacy = tmp_path / f".c.pt.{dead.pid}.old00000.tmp"  # written before hosts were recorded: this machine's
+    for path in (mine_dead, other_host, legacy):
+        path.write_bytes(b"partial")
+    atomic_write_bytes(tmp_path / "c.pt", b"done")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["c.pt", other_host.name])
+    assert cache.writer_dead(f"{dead.pid}@{host}") and not cache.writer_dead(f"{dead.pid}@elsewhere")
+    assert not cache.writer_dead(tag), "this live process is not dead"

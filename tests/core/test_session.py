@@ -65,3 +65,12 @@ def test_every_notebook_uses_the_session(path):
     assert len(re.findall(r"sess\.write_summary\(", code)) == 1
     for gone in ("set_num_threads", "get_device(", "peak_memory_mb", "perf_counter", "report.write_summary"):
         assert gone not in code, f"{path.stem} still has {gone}"
+
+
+def test_a_ray_task_caps_the_threads_of_a_notebook(monkeypatch):
+    monkeypatch.setenv(session.THREADS_ENV, "2")
+    assert session.cpu_threads("default") == 2 and session.cpu_threads("full") == 2
+    assert session.cpu_threads("smoke") == 1, "the rule's single thread stays"
+    monkeypatch.setenv(session.THREADS_ENV, "0")
+    with pytest.raises(ConfigError, match="SEQGAP_TORCH_THREADS = '0' is not allowed: expected an integer >= 1"):
+        session.cpu_threads("default")

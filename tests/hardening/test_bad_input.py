@@ -211,6 +211,15 @@ CLI_CASES = [
     ("sweep-not-utf8", ["sweep", _T + "latin1.yaml"], "latin1.yaml'", ("UTF-8",)),
     ("sweep-python-tag", ["sweep", _T + "tag.yaml"], "tag.yaml'", ("not valid YAML",)),
     ("sweep-device", ["sweep", _T + "good.yaml", "--device", "tpu"], "'tpu'", DEVICES),
+    ("sweep-executor", ["sweep", _T + "good.yaml", "--executor", "dask"], "'dask'", ("serial", "ray")),
+    ("sweep-cpus-zero", ["sweep", _T + "good.yaml", "--executor", "ray", "--cpus-per-task", "0"], "= 0", (">= 1",)),
+    ("sweep-gpus-negative", ["sweep", _T + "good.yaml", "--executor", "ray", "--gpus-per-task", "-1"], "= -1",
+     ("[0.0, 8.0]",)),
+    ("sweep-gpus-serial", ["sweep", _T + "good.yaml", "--gpus-per-task", "1"], "gpus_per_task", ("kind='ray'",)),
+    ("sweep-cpus-str", ["sweep", _T + "good.yaml", "--cpus-per-task", "two"], "'two'", ("int",)),
+    ("sweep-budget-zero", ["sweep", _T + "good.yaml", "--budget-scale", "0"], "'0'", ("(0, 1]",)),
+    ("report-budget-above", ["report", "--budget-scale", "1.5"], "'1.5'", ("(0, 1]",)),
+    ("train-budget-str", ["train", "--budget-scale", "tiny"], "'tiny'", ("(0, 1]",)),
     ("data-no-subcommand", ["data"], "data_command", ("required",)),
     ("data-unknown-corpus", ["data", "prepare", "nope"], "'nope'", ("bible", "prose", "all", "speech")),
     ("data-speech-profile", ["data", "prepare", "speech", "--profile", "fast"], "'fast'", PROFILES),
@@ -233,6 +242,7 @@ def no_real_work(monkeypatch):
                    "seqgap_lab.bench.bleu.bench_sentence_bleu", "seqgap_lab.sweeps.runner.measure_cell",
                    "seqgap_lab.data.text.corpora._prepare_one", "seqgap_lab.data.speech.corpus.ensure",
                    "seqgap_lab.app.explore_serve.check_port_free", "seqgap_lab.app.slides.build_deck",
+                   "seqgap_lab.sweeps.ray_backend.run_units",
                    "seqgap_lab.app.slides.tag_notebook", "seqgap_lab.app.web_assets.install"):
         monkeypatch.setattr(target, reached)
 

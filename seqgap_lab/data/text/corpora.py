@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from seqgap_lab.core import paths
-from seqgap_lab.core.cache import atomic_write_json, file_lock, pid_alive
+from seqgap_lab.core.cache import atomic_write_json, file_lock, writer_dead, writer_tag
 from seqgap_lab.data.text import byo
 from seqgap_lab.data.text.builders import BUILDERS, CorpusUnavailable, check_sources
 
@@ -70,7 +70,7 @@ def _remove_stale(root: Path) -> None:
         if not path.name.startswith((_TMP_PREFIX, _OLD_PREFIX)) or not path.is_dir():
             continue
         with contextlib.suppress(ValueError, IndexError):
-            if not pid_alive(int(path.name.split("-")[2])):
+            if writer_dead(path.name.split("-")[2]):
                 shutil.rmtree(path, ignore_errors=True)
 
 
@@ -79,7 +79,7 @@ def _install(name: str, tmp: Path) -> None:
     final = corpus_dir(name)
     old = None
     if final.exists():
-        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f"{_OLD_PREFIX}{name}-{os.getpid()}-"))
+        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f"{_OLD_PREFIX}{name}-{writer_tag()}-"))
         os.replace(final, old / name)
     os.replace(tmp, final)
     if old is not None:
@@ -116,7 +116,7 @@ def _build(name: str, progress: bool) -> dict:
     """Build a corpus in a temporary folder, then move it into place and update the aggregate manifest."""
     root = corpora_dir()
     _remove_stale(root)
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f"{_TMP_PREFIX}{name}-{os.getpid()}-"))
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f"{_TMP_PREFIX}{name}-{writer_tag()}-"))
     try:
         _make_readable(tmp, 0o755)
         entry = BUILDERS[name](tmp, progress)
