@@ -7,8 +7,8 @@ import hashlib
 import io
 import json
 import os
+import platform
 import re
-import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -71,7 +71,7 @@ _TAG = re.compile(r"\d+(@\w+)?")
 
 def _host() -> str:
     """This machine's name as a temp-name part: letters, digits and '_' only (no '.', '-' or '@')."""
-    return re.sub(r"\W", "_", socket.gethostname()) or "host"
+    return re.sub(r"\W", "_", platform.node()) or "host"
 
 
 def writer_tag() -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import socket
+import platform
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,7 +219,7 @@ def run_unit(spec: SweepSpec, unit: Unit, device, on_cell=None) -> list[str]:
 
 def ran_on(device) -> dict:
     """Where and how a cell was measured: thread count changes trained weights by ~1e-7, so it is recorded."""
-    return {"host": socket.gethostname(), "device": str(device), "torch_threads": torch.get_num_threads()}
+    return {"host": platform.node(), "device": str(device), "torch_threads": torch.get_num_threads()}
 
 
 def cell_key(spec: SweepSpec, task: str, kind: str, strategy: str, decoding: str, seed: int) -> dict:

@@ -1,5 +1,6 @@
 """A sweep on Ray equals the serial sweep: the same table (timing rows aside) and bit-identical checkpoints; a
-worker killed mid-cell is retried and the table is unchanged; the serial path never imports Ray.
+worker killed mid-cell is retried and the table is unchanged; the serial path never imports Ray; a report on Ray
+runs its notebooks in waves (app/report_ray.py) with the serial results.
 
 The cluster is local, started and stopped by this module (`ray.init(address="local", num_cpus=2)` /
 `ray.shutdown()`, never `ray stop`). The grid: reverse/GRU, teacher forcing and MRT (whose parent is the tf model),
@@ -17,10 +18,12 @@ import threading
 import time
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 import torch
 
+from seqgap_lab.app import report
 from seqgap_lab.core.config import ConfigError
 from seqgap_lab.sweeps import ray_backend
 from seqgap_lab.sweeps.executors import ExecutorConfig
@@ -157,15 +160,51 @@ def test_executor_config_rejects_bad_values(change, message):
         ExecutorConfig(**change)
 
 
-def test_the_serial_path_never_imports_ray(tmp_path):
+def test_the_serial_path_never_imports_ray(serial, tmp_path):
+    # The whole CLI imported and a serial sweep run (its cells read from the serial run's store: nothing trains).
     code = ("import sys\n"
             "import seqgap_lab.app.cli\n"
             "from seqgap_lab.sweeps.runner import SweepSpec, run_sweep\n"
-            "spec = SweepSpec(name='noray', profile='smoke', tasks=('reverse',), models=('gru',), strategies=('tf',))\n"
-            "run_sweep(spec, device='cpu', progress=False)\n"
+            f"run_sweep(SweepSpec.from_dict({SPEC.to_dict()!r}), device='cpu', progress=False)\n"
             "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))\n")
-    env = dict(os.environ, SEQGAP_DATA_DIR=str(tmp_path / "data"), SEQGAP_REPORTS_DIR=str(tmp_path / "reports"),
+    env = dict(os.environ, SEQGAP_DATA_DIR=str(serial[1]), SEQGAP_REPORTS_DIR=str(tmp_path / "reports"),
                OMP_NUM_THREADS="1")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _notebook(path: Path, stem: str, body: str) -> None:
+    """A tiny lesson-shaped notebook that writes x (and its thread cap) to its summary."""
+    code = ("import os\nimport seqgap_lab.core.session as s\n" + body + "\n"
+            f"s.write_summary({stem!r}, {{'profile': profile, 'x': x, 'threads': os.environ.get('SEQGAP_TORCH_THREADS')}})")
+    cells = [nbformat.v4.new_markdown_cell("# tiny"),
+             nbformat.v4.new_code_cell('profile = "default"', metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell(code)]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"}}), path)
+
+
+@needs_ray
+@pytest.mark.notebook
+def test_a_report_on_ray_runs_notebooks_in_waves(cluster, tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'fake'\n")  # a fake checkout of three notebooks
+    for name in ("ROOT", "REPORTS_DIR", "FIGURES_DIR", "DATA_DIR"):
+        monkeypatch.setenv(f"SEQGAP_{name}", str(tmp_path / name.lower().replace("_dir", "")) if name != "ROOT"
+                           else str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _notebook(folder / "01_one.ipynb", "01_one", "x = 1")
+    _notebook(folder / "06_six.ipynb", "06_six", "x = 6")
+    # 09 reads 06's summary: run before it (or beside it), it fails
+    _notebook(folder / "09_nine.ipynb", "09_nine", "import json\nx = 3 + json.load(open(os.path.join("
+              "os.environ['SEQGAP_REPORTS_DIR'], '06_six', 'summary.json')))['x']")
+    records = report.run_report(profile="smoke", executor=ExecutorConfig(kind="ray"))
+    assert [(r["stem"], r["status"], r["summary"]["x"]) for r in records] == [
+        ("01_one", "ok", 1), ("06_six", "ok", 6), ("09_nine", "ok", 9)], [r.get("error") for r in records]
+    assert {r["summary"]["threads"] for r in records} == {"1"}, "each kernel is capped at its task's CPUs"
+    saved = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert [r["stem"] for r in saved["records"]] == ["01_one", "06_six", "09_nine"]
+    assert "09_nine" in (tmp_path / "reports" / "index.html").read_text()
