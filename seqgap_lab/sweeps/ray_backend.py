@@ -44,8 +44,11 @@ def import_ray():
 def worker_env() -> dict[str, str]:
     """Environment for every worker: where the store and outputs are, and how to import this checkout."""
     env = {name: os.environ[name] for name in _ENV_NAMES if os.environ.get(name)}
-    env.setdefault("SEQGAP_DATA_DIR", str(paths.data_dir().resolve()))
-    env.setdefault("SEQGAP_ROOT", str(paths.project_root().resolve()))
+    env["SEQGAP_DATA_DIR"] = str(paths.data_dir().resolve())  # absolute: a worker may start in another folder
+    env["SEQGAP_ROOT"] = str(paths.project_root().resolve())
+    for name in ("SEQGAP_REPORTS_DIR", "SEQGAP_FIGURES_DIR"):
+        if name in env:
+            env[name] = str(Path(env[name]).resolve())
     package_parent = Path(__file__).resolve().parents[2]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(package_parent), os.environ.get("PYTHONPATH")]))
     return env
