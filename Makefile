@@ -11,6 +11,8 @@ TORCH_SPEC ?= torch==2.13.0
 PROFILE ?=
 # e.g. 0.01: every profile's training steps times this (seqgap-lab --budget-scale), to exercise `full` end to end
 BUDGET_SCALE ?=
+# ray: the notebooks as Ray tasks on a local cluster (needs the [ray] extra; see README, Past one machine)
+EXECUTOR ?=
 PYTEST_ARGS ?=
 
 ACTIVE_ENV := $(abspath $(or $(VIRTUAL_ENV),$(CONDA_PREFIX)))
@@ -100,7 +102,7 @@ test: setup  ## run the whole test suite (notebooks in the smoke profile)
 
 report: setup  ## regenerate every notebook into reports/, pages and slides (PROFILE=smoke|default|full; auto: full on a GPU)
 	$(PY) -m seqgap_lab data prepare all --if-missing
-	$(PY) -m seqgap_lab report --slides $(if $(PROFILE),--profile $(PROFILE)) $(if $(BUDGET_SCALE),--budget-scale $(BUDGET_SCALE))
+	$(PY) -m seqgap_lab report --slides $(if $(PROFILE),--profile $(PROFILE)) $(if $(BUDGET_SCALE),--budget-scale $(BUDGET_SCALE)) $(if $(EXECUTOR),--executor $(EXECUTOR))
 
 slides: setup  ## rewrite the decks and pages from the executed notebooks of the last report (no rerun)
 	$(PY) -m seqgap_lab slides
