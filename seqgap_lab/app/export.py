@@ -3,13 +3,13 @@
 With the assets published next to the reports (app/web_assets.py), the page and the deck use this package's templates
 (templates/seqgap_html, templates/seqgap_slides: MathJax 3, no CDN import) and name every script by a URL relative to
 the page, so the reports folder renders its widgets and math from disk, with no network. Without them (no npm on this
-machine) nbconvert's stock templates load the same from CDNs, as before, and the page says nothing is wrong offline
-that a `make setup` would not fix (the index page tells).
+machine) nbconvert's stock templates load the same from CDNs, as before; the index page says which case it is.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import nbformat
 from nbconvert import HTMLExporter, SlidesExporter
 
 from seqgap_lab.app import web_assets
@@ -52,10 +52,11 @@ def to_html(notebook: Path, out: Path, reports_root: Path | None = None) -> bool
     return prefix is not None
 
 
-def to_slides(notebook: Path, out: Path, reports_root: Path | None = None) -> bool:
-    """Write the notebook's reveal.js deck to out; True if it is offline (assets published under reports_root)."""
+def to_slides(nb: nbformat.NotebookNode, name: str, out: Path, reports_root: Path | None = None) -> bool:
+    """Write the reveal.js deck of notebook nb (titled by name) to out; True if it is offline (assets published
+    under reports_root)."""
     prefix = _assets_prefix(out, reports_root)
     settings = {**SLIDE_SETTINGS, **(_offline_settings(prefix, slides=True) if prefix else {})}
-    body, _ = SlidesExporter(**settings).from_filename(str(notebook))
+    body, _ = SlidesExporter(**settings).from_notebook_node(nb, resources={"metadata": {"name": name}})
     atomic_write_text(out, body)
     return prefix is not None

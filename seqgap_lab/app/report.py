@@ -70,10 +70,9 @@ def run_notebook(path: str | os.PathLike, profile: str, out_dir: str | os.PathLi
     start = time.perf_counter()
     error = _execute(path, out_nb, params, out_root)
     elapsed = time.perf_counter() - start
-    offline, html_error = _to_html(out_nb, out_html, out_root) if out_nb.exists() else (False, None)
-    slides_error = _to_slides(stem, out_root) if make_slides and out_nb.exists() else None
+    offline, pages_error = _export_pages(stem, out_root, make_slides) if out_nb.exists() else (False, None)
     summary, summary_error = _read_summary(summary_path)
-    error = error or html_error or slides_error or summary_error
+    error = error or pages_error or summary_error
     return {"stem": stem, "status": "failed" if error else "ok", "elapsed_s": round(elapsed, 2),
             "error": error, "summary": summary, "offline": offline,
             "html": f"{stem}/{out_html.name}" if out_html.exists() else None,
@@ -113,21 +112,20 @@ def _kernel_env(out_root: Path) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _to_html(out_nb: Path, out_html: Path, out_root: Path) -> tuple[bool, str | None]:
-    """Convert an executed notebook to HTML: (offline, None) on success, else (False, a one-line error)."""
-    try:
-        return export.to_html(out_nb, out_html, out_root), None
-    except Exception as exc:  # a broken export must not hide the other notebooks' results
+def _export_pages(stem: str, out_root: Path, make_slides: bool) -> tuple[bool, str | None]:
+    """The executed notebook <out_root>/<stem>/<stem>.ipynb to its HTML page and, with make_slides, its deck:
+    (offline, None) on success, else (offline, a one-line error)."""
+    executed = out_root / stem / f"{stem}.ipynb"
+    try:  # a broken export must not hide the other notebooks' results: it goes into the record
+        offline = export.to_html(executed, executed.with_suffix(".html"), out_root)
+    except Exception as exc:
         return False, _one_line(f"HTML export failed: {type(exc).__name__}: {exc}")
-
-
-def _to_slides(stem: str, out_root: Path) -> str | None:
-    """Write the notebook's reveal.js deck; None on success, else a one-line error."""
-    try:
-        slides.build_deck(stem, out_root)
-    except Exception as exc:  # as for the HTML: report it in the record, keep going
-        return _one_line(f"slides export failed: {type(exc).__name__}: {exc}")
-    return None
+    if make_slides:
+        try:
+            slides.build_deck(stem, out_root)
+        except Exception as exc:
+            return offline, _one_line(f"slides export failed: {type(exc).__name__}: {exc}")
+    return offline, None
 
 
 def _read_summary(summary_path: Path) -> tuple[dict, str | None]:
@@ -200,13 +198,12 @@ def run_slides(only: list[str] | str | None = None) -> list[dict]:
         executed = out_root / str(stem) / f"{stem}.ipynb"
         if stem not in wanted or not executed.is_file():
             continue
-        out_html = executed.with_suffix(".html")
-        record["offline"], html_error = _to_html(executed, out_html, out_root)
-        slides_error = _to_slides(stem, out_root)
-        record["slides"] = None if slides_error else f"{stem}/{stem}.slides.html"
-        record["error"] = record.get("error") or html_error or slides_error
+        record["offline"], pages_error = _export_pages(stem, out_root, make_slides=True)
+        deck = out_root / stem / f"{stem}.slides.html"
+        record["slides"] = f"{stem}/{deck.name}" if deck.is_file() and not pages_error else None
+        record["error"] = record.get("error") or pages_error
         record["status"] = "failed" if record["error"] else record.get("status", "ok")
-        tqdm.write(f"{stem:<32} {'slides' if not slides_error else slides_error}")
+        tqdm.write(f"{stem:<32} {pages_error or 'slides'}")
         done.append(record)
     if not done:
         raise FileNotFoundError(f"no executed notebook of {sorted(wanted)} in {out_root}: run `make report` first")

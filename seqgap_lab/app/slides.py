@@ -88,10 +88,5 @@ def build_deck(stem: str, reports_root: Path | None = None) -> tuple[Path, bool]
                                 f"(or `make report`) first")
     nb = nbformat.read(executed, as_version=4)
     apply_tags(nb)  # papermill's injected-parameters cell has no tag of its own
-    tagged = root / stem / f".{stem}.slides.ipynb"
-    nbformat.write(nb, tagged)
-    try:
-        out = root / stem / f"{stem}.slides.html"
-        return out, export.to_slides(tagged, out, root)
-    finally:
-        tagged.unlink(missing_ok=True)
+    out = root / stem / f"{stem}.slides.html"
+    return out, export.to_slides(nb, stem, out, root)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from seqgap_lab.core import paths
+from seqgap_lab.core.cache import swap_in_folder
 
 # The folder under reports/ that holds the published copy; pages refer to it as ../assets/ from reports/<stem>/.
 PUBLISHED_NAME = "assets"
@@ -120,7 +121,7 @@ def install(force: bool = False, log=print) -> Path:
             tarball = _npm_pack(npm, package, Path(tmp))
             _extract(tarball, package, build / package.folder)
         (build / _STAMP).write_text(json.dumps(manifest(), indent=1), encoding="utf-8")
-        _swap_in(build, target)
+        swap_in_folder(build, target, f".{target.name}-old-")
     log(f"web assets: {_size_mb(target):.1f} MB in {target}")
     return target
 
@@ -170,18 +171,6 @@ def _extract(tarball: Path, package: WebPackage, dest: Path) -> None:
                                      f"the package ships one, and the headers of its files apply.\n", encoding="utf-8")
 
 
-def _swap_in(build: Path, target: Path) -> None:
-    """Replace target by build with renames only, so no reader ever sees a half-written folder."""
-    old = target.with_name(target.name + ".old")
-    if old.exists():
-        shutil.rmtree(old)
-    if target.exists():
-        target.rename(old)
-    build.rename(target)
-    if old.exists():
-        shutil.rmtree(old)
-
-
 def _size_mb(folder: Path) -> float:
     """Total size of the files under folder, in MB."""
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
@@ -199,7 +188,7 @@ def publish(reports_root: Path) -> Path | None:
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".assets-copy-") as tmp:
         build = Path(tmp) / PUBLISHED_NAME
         shutil.copytree(source, build)
-        _swap_in(build, target)
+        swap_in_folder(build, target, f".{target.name}-old-")
     return target
 
 

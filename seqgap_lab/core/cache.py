@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -87,6 +88,19 @@ def writer_dead(tag: str) -> bool:
     if host and host != _host():
         return False
     return pid.isdigit() and not pid_alive(int(pid))
+
+
+def swap_in_folder(build: Path, target: Path, old_prefix: str) -> None:
+    """Put the finished folder `build` at `target` with renames only, so no reader sees a half-written folder; an
+    older `target` is first moved into a fresh `<old_prefix><pid@host>-*` folder beside it and deleted after (a
+    killed swap leaves that folder, named so its writer can be told dead: writer_dead)."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f"{old_prefix}{writer_tag()}-"))
+        os.replace(target, old / target.name)
+    os.replace(build, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def pid_alive(pid: int) -> bool:

@@ -111,6 +111,7 @@ def test_offline_page_and_deck_name_only_relative_assets(executed):
         assert urls and all(u.startswith("../assets/") for u in urls), (path.name, urls)
         assert "MathJax.Hub" not in path.read_text(), "MathJax 3 has no Hub: nbconvert's MathJax 2 code is out"
     deck = deck_path.read_text()
+    assert "<title>99_t slides</title>" in deck, "the deck is titled by its notebook"
     assert "../assets/reveal.js/dist/reveal.js" in deck and "../assets/jquery/dist/jquery.min.js" in deck
     assert "p = 1" not in deck, "slides show outputs; the parameters cell is skipped and inputs are left out"
     assert not list(executed.parent.glob(".*.slides.ipynb")), "the tagged copy is removed"

@@ -177,7 +177,8 @@ def test_the_serial_path_never_imports_ray(serial, tmp_path):
 def _notebook(path: Path, stem: str, body: str) -> None:
     """A tiny lesson-shaped notebook that writes x (and its thread cap) to its summary."""
     code = ("import os\nimport seqgap_lab.core.session as s\n" + body + "\n"
-            f"s.write_summary({stem!r}, {{'profile': profile, 'x': x, 'threads': os.environ.get('SEQGAP_TORCH_THREADS')}})")
+            f"s.write_summary({stem!r}, {{'profile': profile, 'x': x, "
+            "'threads': os.environ.get('SEQGAP_TORCH_THREADS')})")
     cells = [nbformat.v4.new_markdown_cell("# tiny"),
              nbformat.v4.new_code_cell('profile = "default"', metadata={"tags": ["parameters"]}),
              nbformat.v4.new_code_cell(code)]
@@ -190,9 +191,9 @@ def _notebook(path: Path, stem: str, body: str) -> None:
 @pytest.mark.notebook
 def test_a_report_on_ray_runs_notebooks_in_waves(cluster, tmp_path, monkeypatch):
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'fake'\n")  # a fake checkout of three notebooks
-    for name in ("ROOT", "REPORTS_DIR", "FIGURES_DIR", "DATA_DIR"):
-        monkeypatch.setenv(f"SEQGAP_{name}", str(tmp_path / name.lower().replace("_dir", "")) if name != "ROOT"
-                           else str(tmp_path))
+    monkeypatch.setenv("SEQGAP_ROOT", str(tmp_path))
+    for name in ("reports", "figures", "data"):
+        monkeypatch.setenv(f"SEQGAP_{name.upper()}_DIR", str(tmp_path / name))
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
     folder = tmp_path / "notebooks"
     folder.mkdir()

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from seqgap_lab.core import paths
-from seqgap_lab.core.cache import atomic_write_json, file_lock, writer_dead, writer_tag
+from seqgap_lab.core.cache import atomic_write_json, file_lock, swap_in_folder, writer_dead, writer_tag
 from seqgap_lab.data.text import byo
 from seqgap_lab.data.text.builders import BUILDERS, CorpusUnavailable, check_sources
 
@@ -76,14 +76,7 @@ def _remove_stale(root: Path) -> None:
 
 def _install(name: str, tmp: Path) -> None:
     """Move a finished corpus into place, replacing an older one (which is gone only after the rename)."""
-    final = corpus_dir(name)
-    old = None
-    if final.exists():
-        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f"{_OLD_PREFIX}{name}-{writer_tag()}-"))
-        os.replace(final, old / name)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    swap_in_folder(tmp, corpus_dir(name), f"{_OLD_PREFIX}{name}-")
 
 
 def _write_aggregate() -> None:
