@@ -467,7 +467,7 @@ NOTEBOOK_PARAMETERS = {
                              "models": _PAIR, "inject_at": Int(0, 1000), "inject_k": Int(1, 1000)},
     "02_nmt_long_sentences": {"profile": PROFILE, "seed": _SEED, "models": _PAIR},
     "03_scheduled_sampling": {"profile": PROFILE, "seed": _SEED, "num_seeds": _SEEDS, "models": _PAIR,
-                              "cost_repeats": Int(0, 1000)},
+                              "cost_repeats": Int(0, 1000), "regime_seeds": _SEEDS},
     "04_minimum_risk_training": {"profile": PROFILE, "seed": _SEED, "num_seeds": _SEEDS, "models": _PAIR,
                                  "translation": Bool(), "cost_repeats": Int(0, 1000)},
     "05_self_distillation": {"profile": PROFILE, "seed": _SEED, "num_seeds": _SEEDS, "sizes": Names(SIZES)},

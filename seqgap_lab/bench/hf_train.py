@@ -51,12 +51,17 @@ def hf_train_step_fn(hf, batch: Batch, device: torch.device) -> Callable[[], Non
     return step
 
 
-def _models(size: dict, device: torch.device, dropout: float):
-    """Our Transformer and an HF Marian of the same size, both in training mode with this dropout."""
+def _ours(size: dict, device: torch.device, dropout: float):
+    """Our Transformer of the benchmark size, seeded, in training mode with this dropout."""
     seed_everything(0)
     cfg = ModelConfig(kind="transformer", d_model=size["d_model"], num_heads=size["num_heads"],
                       num_layers=size["num_layers"], ffn_dim=size["ffn_dim"], dropout=dropout)
-    ours = build_model(cfg, size["vocab"]).to(device).train()
+    return build_model(cfg, size["vocab"]).to(device).train()
+
+
+def _models(size: dict, device: torch.device, dropout: float):
+    """Our Transformer and an HF Marian of the same size, both in training mode with this dropout."""
+    ours = _ours(size, device, dropout)
     hf = build_marian(size["vocab"], size["d_model"], size["num_layers"], size["num_heads"], size["ffn_dim"],
                       max_positions=max(512, size["src_len"], size["tgt_len"] + 1), dropout=dropout)
     return ours, hf.to(device).train()
@@ -81,7 +86,7 @@ def compiled_fns(size: dict, device: torch.device, batch: Batch) -> tuple[dict, 
     """On CUDA: name -> our teacher-forced step with the model compiled (COMPILE_MODES), each warmed up; and
     notes for modes that failed to compile (the rows say so instead of stopping the benchmark)."""
     fns, failed = {}, []
-    ours, _ = _models(size, device, 0.0)
+    ours = _ours(size, device, 0.0)  # the compiled rows need no HF model
     for name, mode in COMPILE_MODES.items():
         model = copy.deepcopy(ours)
         model.forward = torch.compile(model.forward, mode=mode)  # the instance attribute shadows the method

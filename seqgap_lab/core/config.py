@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
 PROFILES = ("smoke", "default", "full")
-TASKS = ("copy", "reverse", "sort", "addition", "running_sum")
+PREFIX_TASKS = ("running_sum", "counter")  # each output follows from the previous output
+TASKS = ("copy", "reverse", "sort", "addition", "running_sum", "counter")
 MODELS = ("gru", "transformer", "lm")
 POSITIONS = ("sinusoidal", "rotary")  # how a Transformer encodes positions (models/transformer.py)  # lm: decoder-only, the source is its prompt (models/lm.py)
 DECODE_METHODS = ("greedy", "sample", "beam", "contrastive")
@@ -121,8 +122,9 @@ class TaskConfig(_Config):
         check_int(o, "min_len", self.min_len, 1, 1000)
         check_int(o, "train_max_len", self.train_max_len, self.min_len, 1000)
         check_int(o, "test_max_len", self.test_max_len, self.train_max_len, 1000)
-        # Addition needs the 10 digits; the running sum counts modulo num_symbols digits; the others use letters.
-        check_int(o, "num_symbols", self.num_symbols, 2, 10 if self.name in ("addition", "running_sum") else 26)
+        # Addition needs the 10 digits; the running sum and the counter count modulo num_symbols digits; the
+        # others use letters.
+        check_int(o, "num_symbols", self.num_symbols, 2, 10 if self.name in ("addition", *PREFIX_TASKS) else 26)
         if self.name == "addition" and self.num_symbols != 10:
             _fail(o, "num_symbols", self.num_symbols, "10 for the addition task (decimal digits)")
         for field in ("num_train", "num_dev", "num_test"):

@@ -27,6 +27,7 @@ from seqgap_lab.metrics.alignment import align, aligned_errors, consumed, oracle
 from seqgap_lab.models.base import Seq2SeqModel
 
 FREE = -1  # in a forcing matrix: feed the model's own prediction at this step
+SCORINGS = ("aligned", "positional")  # injection_errors: by edit-distance alignment, or token t against token t
 
 
 @torch.no_grad()
@@ -130,14 +131,18 @@ def token_errors(model: Seq2SeqModel, pairs: Sequence, batch_size: int = 256,
 
 @torch.no_grad()
 def injection_errors(model: Seq2SeqModel, pairs: Sequence, wrong_ids: Sequence[int], at: int, k: int,
-                     seed: int = 0, batch_size: int = 256) -> pd.DataFrame:
+                     seed: int = 0, batch_size: int = 256, scoring: str = "aligned") -> pd.DataFrame:
     """Force k wrong tokens at positions at+1..at+k (gold before), then let the model run free.
 
     Compared, example by example, with a clean run fed the gold prefix up to the same point. Both outputs are
     aligned to the reference (metrics/alignment.py) and scored at the reference positions after the injected
     ones. Only examples whose target (with <eos>) extends past the injection are used. Columns: example,
     offset (1 = the first free step), condition ('injected' | 'clean'), error.
+    scoring="positional" compares token t with reference token t instead: for tasks where every position is
+    fixed (the counter), alignment would credit a wrong run that happens to match a shifted stretch.
     """
+    if scoring not in SCORINGS:
+        raise ValueError(f"injection_errors: scoring = {scoring!r} is not allowed: expected one of {SCORINGS}")
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     wrong = torch.as_tensor(sorted(set(wrong_ids)))
@@ -159,9 +164,14 @@ def injection_errors(model: Seq2SeqModel, pairs: Sequence, wrong_ids: Sequence[i
         refs = reference_rows(batch)
         for name, out in (("clean", clean), ("injected", injected)):
             for i, hyp, ref in zip(idx, output_rows(out), refs):
-                errs = aligned_errors(hyp, ref)
+                errs = aligned_errors(hyp, ref) if scoring == "aligned" else _positional_errors(hyp, ref)
                 rows += [(keep[i], t - at - k + 1, name, errs[t]) for t in range(at + k, len(ref))]
     return pd.DataFrame(rows, columns=["example", "offset", "condition", "error"])
+
+
+def _positional_errors(hyp: Sequence[int], ref: Sequence[int]) -> list[bool]:
+    """Per reference position: True unless the output has the same token at the same position."""
+    return [t >= len(hyp) or hyp[t] != r for t, r in enumerate(ref)]
 
 
 def injection(errors: pd.DataFrame) -> pd.DataFrame:

@@ -124,7 +124,8 @@ class Window:
     """Running means between two log points, and throughput. Values may be 0-d device tensors: they are summed
     on the device and read once per window (the only host syncs of a training loop on an accelerator)."""
 
-    def __init__(self):
+    def __init__(self, throughput: bool = True):
+        self.throughput = throughput  # False: no tokens_per_s column (a loop that counts no tokens, e.g. speech)
         self.start, self.sums, self.count, self.tokens = time.perf_counter(), {}, 0, 0
 
     def add(self, loss: torch.Tensor | float, tokens: int, logs: dict) -> None:
@@ -140,8 +141,9 @@ class Window:
         sums = {k: float(v) for k, v in self.sums.items()}  # the window's one host sync
         check_finite(torch.tensor(sums["loss"]), config, f"{step - self.count + 1}-{step}")
         elapsed = time.perf_counter() - self.start
-        row = {"step": step, "lr": lr, "grad_norm": float(grad_norm),
-               "tokens_per_s": self.tokens / max(elapsed, 1e-9)}
+        row = {"step": step, "lr": lr, "grad_norm": float(grad_norm)}
+        if self.throughput:
+            row["tokens_per_s"] = self.tokens / max(elapsed, 1e-9)
         row.update({k: v / self.count for k, v in sums.items()})
-        self.__init__()
+        self.__init__(self.throughput)
         return row

@@ -70,7 +70,7 @@ def train_speech(model, train_pairs: Sequence[SpeechPair], config: TrainConfig, 
     model.to(device).train()
     opt, sched = make_optimizer(model, config)
     batches = infinite_speech_batches(train_pairs, config.batch_size, config.seed)
-    history, window, start, paused = [], Window(), time.perf_counter(), 0.0
+    history, window, start, paused = [], Window(throughput=False), time.perf_counter(), 0.0
     bar = tqdm(range(config.steps), desc=f"train speech {model.kind}/{name}", disable=not progress, leave=False)
     for step in bar:
         batch = next(batches).to(device)
@@ -82,7 +82,6 @@ def train_speech(model, train_pairs: Sequence[SpeechPair], config: TrainConfig, 
         out_of_time = time_budget_s is not None and elapsed >= time_budget_s
         if (step + 1) % config.log_every == 0 or step + 1 == config.steps or out_of_time:
             row = window.flush(step + 1, sched.get_last_lr()[0], grad_norm, config)
-            row.pop("tokens_per_s")
             row = {**{k: row.pop(k) for k in ("step", "lr", "grad_norm")}, "elapsed_s": elapsed, **row}
             history.append(row)
             bar.set_postfix(loss=f"{row['loss']:.3f}")

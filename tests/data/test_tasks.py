@@ -31,7 +31,7 @@ def _addition_oracle(symbols: list[str]) -> tuple[int, int, int]:
     return a, b, len(symbols)
 
 
-@pytest.mark.parametrize("name", ["copy", "reverse", "sort", "addition", "running_sum"])
+@pytest.mark.parametrize("name", ["copy", "reverse", "sort", "addition", "running_sum", "counter"])
 def test_every_pair_satisfies_an_independent_oracle(name):
     task = make_task(_cfg(name))
     vocab = task.vocab
@@ -51,6 +51,9 @@ def test_every_pair_satisfies_an_independent_oracle(name):
             assert sorted(t) == sorted(s)
         elif name == "running_sum":  # 6 digits: every output is the sum of the inputs so far, mod 6
             assert t == [str(sum(int(c) for c in s[: i + 1]) % 6) for i in range(len(s))]
+        elif name == "counter":  # inputs are bits; every output counts the 1s so far, mod 6
+            assert set(s) <= {"0", "1"}
+            assert t == [str(s[: i + 1].count("1") % 6) for i in range(len(s))]
         else:
             a, b, width = _addition_oracle(s)
             assert all(c.isdigit() for c in t)
@@ -227,6 +230,16 @@ def test_running_sum_follows_its_own_previous_output():
     # one digit off at the start moves every later output: each depends on everything before it
     shifted = task.oracle(task.vocab.encode(list("8315")))
     assert task.vocab.decode(shifted) == list("8127") and all(a != b for a, b in zip(shifted, task.oracle(src)))
+
+
+def test_counter_draws_both_bits_and_counts_past_the_modulus():
+    task = make_task(_cfg("counter", num_symbols=10, min_len=30, train_max_len=30, test_max_len=30))
+    pairs = task.make_splits().train
+    bits = [c for s, _ in pairs for c in task.vocab.decode(s)]
+    assert 0.45 < bits.count("1") / len(bits) < 0.55  # both increments, about equally often
+    assert any(task.vocab.decode(t)[-1] != str(task.vocab.decode(s).count("1")) for s, t in pairs)  # wraps mod 10
+    src = task.vocab.encode(list("1101"))
+    assert task.vocab.decode(task.oracle(src)) == list("1223")
 
 
 def test_running_sum_counts_in_at_most_ten_digits():

@@ -105,6 +105,19 @@ def _check_03(summary: dict) -> None:
     assert all(v > 0 for v in summary["cost_over_tf"].values())
     assert summary["seeds"] == [0, 1]
     assert 0 < summary["peak_ram_mb"] < 4096
+    regime = summary["regime"]
+    assert regime["seeds"] == [0] and regime["train_max_len"] == 10  # smoke: one seed, short counter
+    for name, row in regime["results"].items():
+        assert set(row["cells"]) == {"teacher forcing (base)", "teacher forcing continued", "SS fine-tune, argmax",
+                                     "SS fine-tune, sampled"}, name
+        for label, cell in row["cells"].items():
+            for key in ("exact_match_within", "exact_match_beyond", "injected_next_right", "clean_next_right"):
+                assert 0.0 <= cell[key] <= 1.0, (name, label, key)
+            assert (cell["final_p_use_gt"] == 1.0) == label.startswith("teacher forcing"), (name, label)
+            assert (cell["model_wrong_frac"] > 0) == label.startswith("SS"), (name, label)
+        for label, tests in row["vs_reference"].items():
+            assert len(tests) == 4 and all(t["verdict"].startswith(VERDICTS) for t in tests.values()), label
+        assert row["reads_prefix"]["verdict"].startswith(VERDICTS)
 
 
 def _check_04(summary: dict) -> None:

@@ -168,6 +168,10 @@ def test_window_reads_device_values_at_flush_and_names_the_steps_of_a_bad_loss()
     window.add(torch.tensor(1.0), 5, {})
     with pytest.raises(FloatingPointError, match="at step 3-4; lower TrainConfig.lr"):
         window.flush(4, 0.1, 1.0, config)
+    quiet = Window(throughput=False)  # a loop that counts no tokens (speech) gets no throughput column
+    for _ in range(2):  # the flag survives a flush
+        quiet.add(torch.tensor(1.0), 0, {})
+        assert list(quiet.flush(1, 0.1, 1.0, config)) == ["step", "lr", "grad_norm", "loss"]
 
 
 def _fill(batches, side: str = "tgt_out"):
