@@ -475,7 +475,7 @@ NOTEBOOK_PARAMETERS = {
     "07_contrastive_decoding": {"profile": PROFILE, "seed": _SEED, "corpora": Names(("prose", "code")),
                                 "num_prompts": Int(0, 100_000), "top_p_seeds": Int(0, 100)},
     "08_strategies_across_lengths": {"profile": PROFILE, "seed": _SEED, "num_seeds": _SEEDS, "models": _PAIR,
-                                     "tasks": Names(TASKS), "translation": Bool()},
+                                     "tasks": Names(TASKS), "translation": Bool(), "length_seeds": _SEEDS},
     "09_decision_guide": {"profile": PROFILE, "seed": _SEED, "num_seeds": _SEEDS, "translation": Bool()},
     "10_applications": {"profile": PROFILE, "seed": _SEED, "num_prompts": Int(0, 100_000), "translation": Bool()},
     "11_speech_ctc_vs_transducer": {"profile": PROFILE, "seed": _SEED, "ctc_steps": Int(0, 1_000_000),

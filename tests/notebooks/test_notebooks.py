@@ -235,6 +235,13 @@ def _check_08(summary: dict) -> None:
         f"{s}/{d}" for s in ("tf", "ss", "mrt") for d in ("greedy", "beam")}
     assert all(0.0 <= v["bleu"] <= 100.0 for v in tr["models"]["transformer"].values())
     assert summary["seeds"] == [0] and 0 < summary["peak_ram_mb"] < 4096
+    lengths = summary["length_generalisation"]
+    assert lengths["seeds"] == [0] and lengths["train_positions"] == 11  # smoke counter: sources up to 10
+    assert set(lengths["positions"]) == {"sinusoidal", "rotary"}
+    for name, row in lengths["positions"].items():
+        for key in ("exact_match_within", "exact_match_beyond", "tf_error_beyond", "fr_error_beyond"):
+            assert 0.0 <= row[key] <= 1.0, (name, key, row[key])
+    assert all(t["verdict"].startswith(VERDICTS) for t in lengths["rotary_vs_sinusoidal"].values())
 
 
 CHECKS["08_strategies_across_lengths"] = _check_08

@@ -28,17 +28,11 @@ from seqgap_lab.core.config import ConfigError, TrainConfig, check_profile
 from seqgap_lab.core.stats import mcnemar
 from seqgap_lab.lessons import common
 from seqgap_lab.probes import exposure as ex
-from seqgap_lab.zoo import synthetic
+from seqgap_lab.zoo import counter
 from seqgap_lab.zoo.synthetic import trained_model
 
-TASK = "counter"
 REFERENCE = "teacher forcing continued"
-# Lengths and sizes per profile; `inject_at`: gold tokens before the one injected wrong token.
-REGIME = {
-    "smoke": dict(min_len=4, train_max_len=10, test_max_len=14, num_test=300, seeds=1, inject_at=3),
-    "default": dict(min_len=4, train_max_len=48, test_max_len=64, num_test=5000, seeds=3, inject_at=8),
-    "full": dict(min_len=4, train_max_len=64, test_max_len=96, num_test=5000, seeds=3, inject_at=8),
-}
+INJECT_AT = {"smoke": 3, "default": 8, "full": 8}  # gold tokens before the one injected wrong token
 SS_FLOOR = 0.5  # p_use_gt at the end of the fine-tuning
 
 
@@ -68,12 +62,8 @@ def cells(profile: str) -> list[RegimeCell]:
 
 
 def configs(profile: str, kind: str, seed: int):
-    """Task, model and base (teacher-forced) train configs: notebook 01's recipe on the counter's lengths."""
-    r = REGIME[check_profile(profile)]
-    task_cfg, model_cfg, train_cfg = synthetic.configs(profile, TASK, kind, seed)
-    task_cfg = dataclasses.replace(task_cfg, min_len=r["min_len"], train_max_len=r["train_max_len"],
-                                   test_max_len=r["test_max_len"], num_test=r["num_test"])
-    return task_cfg, model_cfg, train_cfg
+    """Task, model and base (teacher-forced) train configs: notebook 01's recipe on the counter (zoo/counter.py)."""
+    return counter.configs(check_profile(profile), kind, seed)
 
 
 def finetune_config(profile: str, seed: int, kind: str = "transformer") -> TrainConfig:
@@ -104,8 +94,8 @@ class RegimeTables:
 
 
 def seed_list(profile: str, seed: int = 0, num_seeds: int = 0) -> list[int]:
-    """The part's training seeds: `num_seeds` (0 = as REGIME says: 1 smoke, 3 default and full) from `seed`."""
-    return seeds.seed_list(profile, seed, num_seeds or REGIME[check_profile(profile)]["seeds"])
+    """The part's training seeds: `num_seeds` (0 = as the profile says: 1 smoke, 3 default and full) from `seed`."""
+    return counter.seed_list(profile, seed, num_seeds)
 
 
 def run_one(profile: str, kinds, seed: int, device=None, progress: bool = True) -> RegimeTables:
@@ -126,7 +116,7 @@ def run_one(profile: str, kinds, seed: int, device=None, progress: bool = True) 
             measured = common.measure(run, limit)
             parts["per_example"].append(measured["per_example"].assign(**tag))
             parts["by_length"].append(measured["by_length"].assign(**tag))
-            parts["injection"].append(_injected(run, REGIME[profile]["inject_at"], limit).assign(**tag))
+            parts["injection"].append(_injected(run, INJECT_AT[profile], limit).assign(**tag))
             parts["training"].append(_training_log(run.history).assign(**tag))
     frames = {name: pd.concat(p, ignore_index=True) for name, p in parts.items()}
     return RegimeTables(**frames, train_positions=limit, runs=runs)
