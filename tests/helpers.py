@@ -457,6 +457,9 @@ STRATEGY_ARGS = {
             "max_len_ratio": Float(1.0, 10.0), "mle_weight": Float(0.0, 100.0), "beam_candidates": Int(0, 64),
             "nope": _UNKNOWN_ARG},
     "word_kd": {"temperature": Float(0.0, 100.0, lo_open=True), "kd_weight": Float(0.0, 1.0), "nope": _UNKNOWN_ARG},
+    "on_policy_kd": {"temperature": Float(0.0, 100.0, lo_open=True), "student_share": Float(0.0, 1.0),
+                     "sample_temperature": Float(0.0, 100.0, lo_open=True), "max_len_ratio": Float(1.0, 10.0),
+                     "nope": _UNKNOWN_ARG},
 }
 
 # Papermill parameters of every notebook (the `parameters` cell) and the rule each is validated with.

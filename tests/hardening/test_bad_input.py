@@ -94,7 +94,7 @@ STRATEGY_CASES = [pytest.param(strategy, name, case, id=f"{strategy}.{case.id}")
 def test_strategy_argument(strategy, name, case):
     """TrainConfig.strategy_args: train() builds the strategy by name from them before the first step."""
     TRIED["strategy arguments"] += 1
-    teacher = {"teacher": object()} if strategy == "word_kd" else {}  # checked before any use of the teacher
+    teacher = {"teacher": object()} if strategy in ("word_kd", "on_policy_kd") else {}  # checked before any use
     with pytest.raises(ConfigError) as info:
         get_strategy(strategy, **teacher, **{name: case.value})
     _check_message("strategy arguments", str(info.value), case)

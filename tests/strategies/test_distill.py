@@ -115,3 +115,53 @@ def test_sequence_kd_trains_on_teacher_outputs_and_word_kd_gets_the_teacher(monk
     assert seen["strategy"].name == "word_kd" and seen["strategy"].temperature == 2.0
     with pytest.raises(ConfigError, match="teacher"):
         synthetic.trained_model(TASK, MODEL, TRAIN, "cpu", progress=False, targets=cfg)
+
+
+def test_on_policy_kd_with_no_student_share_is_word_kd_on_the_gold_batch():
+    teacher, student, batch = _model(seed=1), _model(seed=2), _batch()
+    on = get_strategy("on_policy_kd", teacher=teacher, student_share=0.0, temperature=2.0)
+    word = get_strategy("word_kd", teacher=teacher, temperature=2.0)
+    (a, logs), (b, _) = on.loss(student, batch, 0), word.loss(student, batch, 0)
+    assert float(a.detach()) == pytest.approx(float(b.detach()), rel=1e-6) and logs["on_policy"] == 0.0
+
+
+def test_on_policy_kd_trains_on_the_students_own_samples_labelled_by_the_teacher():
+    teacher, student, batch = _model(seed=1), _model(seed=2), _batch()
+    strategy = get_strategy("on_policy_kd", teacher=teacher, sample_temperature=1e-4)  # ~ the student's argmax
+    own = strategy.student_batch(student, batch)
+    longest = -(-3 * batch.tgt_out.shape[1] // 2)  # max_len_ratio 1.5 x the gold width, rounded up
+    greedy = decode_sequences(student, [[t for t in row if t] for row in batch.src.tolist()],
+                              DecodeConfig(method="greedy", max_len=longest))
+    for row, want in zip(own.tgt_out.tolist(), greedy):  # the student's own outputs, <eos> included where it ended
+        assert row[: len(want)] == want and (len(want) == len(row) or row[len(want)] in (2, 0))
+    assert (own.tgt_in[:, 0] == 1).all() and torch.equal(own.tgt_in[:, 1:][own.tgt_out[:, 1:] != 0],
+                                                         own.tgt_out[:, :-1][own.tgt_out[:, 1:] != 0])
+    before = [p.clone() for p in teacher.parameters()]
+    loss, logs = strategy.loss(student, batch, 0)
+    loss.backward()
+    assert logs["on_policy"] == 1.0 and float(loss.detach()) > 0
+    assert all(p.grad is not None for p in student.parameters() if p.requires_grad)
+    assert all(p.grad is None for p in teacher.parameters()) and all(
+        torch.equal(a, b) for a, b in zip(before, teacher.parameters()))
+    # A teacher equal to the student has nothing to teach on any prefix: the loss is zero
+    assert float(get_strategy("on_policy_kd", teacher=copy.deepcopy(student)).loss(student, batch, 0)[0].detach()) == \
+        pytest.approx(0.0, abs=1e-6)
+
+
+def test_on_policy_kd_share_draws_a_seeded_coin_per_step():
+    teacher, student, batch = _model(seed=1), _model(seed=2), _batch()
+    strategy = get_strategy("on_policy_kd", teacher=teacher, student_share=0.5)
+    torch.manual_seed(0)
+    draws = [strategy.loss(student, batch, s)[1]["on_policy"] for s in range(40)]
+    assert 8 <= sum(draws) <= 32  # both kinds of step occur (p = 0.5, 40 steps)
+    with pytest.raises(ConfigError, match="on_policy_kd needs teacher="):
+        get_strategy("on_policy_kd")
+
+
+def test_on_policy_kd_runs_through_trained_model_with_a_teacher(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQGAP_DATA_DIR", str(tmp_path))
+    teacher_train = TRAIN
+    student = TRAIN.replace(strategy="on_policy_kd", strategy_args={"student_share": 0.5})
+    run = synthetic.trained_model(TASK, MODEL, student, progress=False, teacher=(MODEL, teacher_train))
+    assert "kl" in run.history and "on_policy" in run.history and run.history["kl"].notna().all()
+    assert 0.0 < run.history["on_policy"].mean() < 1.0

@@ -90,6 +90,7 @@ class RegimeTables:
     training: pd.DataFrame
     by_length: pd.DataFrame
     train_positions: int
+    per_position: pd.DataFrame = field(default_factory=pd.DataFrame)  # error by position, both modes
     runs: dict = field(default_factory=dict)
 
 
@@ -102,7 +103,7 @@ def run_one(profile: str, kinds, seed: int, device=None, progress: bool = True) 
     """Train (or load) every cell of one seed and measure it."""
     if not kinds:
         raise ConfigError("run_regime needs at least one model kind")
-    parts: dict[str, list] = {"per_example": [], "injection": [], "training": [], "by_length": []}
+    parts: dict[str, list] = {"per_example": [], "injection": [], "training": [], "by_length": [], "per_position": []}
     runs, limit = {}, 0
     for kind in kinds:
         task_cfg, model_cfg, base = configs(profile, kind, seed)
@@ -116,6 +117,7 @@ def run_one(profile: str, kinds, seed: int, device=None, progress: bool = True) 
             measured = common.measure(run, limit)
             parts["per_example"].append(measured["per_example"].assign(**tag))
             parts["by_length"].append(measured["by_length"].assign(**tag))
+            parts["per_position"].append(measured["per_position"].assign(**tag))
             parts["injection"].append(_injected(run, INJECT_AT[profile], limit).assign(**tag))
             parts["training"].append(_training_log(run.history).assign(**tag))
     frames = {name: pd.concat(p, ignore_index=True) for name, p in parts.items()}
@@ -156,8 +158,18 @@ def _training_log(history: pd.DataFrame) -> pd.DataFrame:
 def exact_match_by_length(tables: RegimeTables, width: int = 8) -> pd.DataFrame:
     """Exact match per model, cell and source-length bucket of `width`, all seeds: model, label, bucket, ..."""
     pe = tables.per_example.assign(bucket=lambda d: (d["src_length"] // width) * width)
-    g = pe.groupby(["model", "label", "bucket"], sort=False)["correct"]
+    g = pe.groupby(["model", "label", "bucket"])["correct"]
     return pd.DataFrame({"exact_match": g.mean(), "count": g.size()}).reset_index()
+
+
+def token_error_within(tables: RegimeTables) -> pd.DataFrame:
+    """Token error of the in-range examples per model, cell and mode (teacher-forced: gold prefix; free-running:
+    own prefix), all seeds, count-weighted: a model that errs as much with the gold prefix does not compound."""
+    pp = tables.per_position
+    pp = pp[(pp["examples"] == common.EXAMPLES[0]) & pp["mode"].isin(["teacher-forced", "free-running"])]
+    weighted = pp.assign(errors=pp["error_rate"] * pp["count"])
+    g = weighted.groupby(["model", "label", "mode"], sort=False)[["errors", "count"]].sum()
+    return (g["errors"] / g["count"]).rename("token_error").reset_index()
 
 
 def verdicts(tables: RegimeTables) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import pandas as pd
 from seqgap_lab.core.seeds import seeds_note
 from seqgap_lab.core.stats import PAIRED_NOTE, mcnemar, sentence
 from seqgap_lab.lessons.common import EXAMPLES
-from seqgap_lab.lessons.scheduled_sampling.regime import REFERENCE, RegimeTables
+from seqgap_lab.lessons.scheduled_sampling.regime import REFERENCE, RegimeTables, token_error_within
 
 BASE = "teacher forcing (base)"
 
@@ -52,6 +52,11 @@ def headline(tables: RegimeTables, verdicts: pd.DataFrame) -> dict:
         for label, part in log.groupby("label", sort=False):
             row["cells"][label]["model_wrong_frac"] = float(part["model_wrong_frac"].mean())
             row["cells"][label]["final_p_use_gt"] = float(part.groupby("seed")["p_use_gt"].last().mean())
+        if len(tables.per_position):
+            errors = token_error_within(tables)
+            for r in errors[errors["model"] == model].itertuples():
+                row["cells"][r.label][f"{'tf' if r.mode == 'teacher-forced' else 'fr'}_token_error_within"] = float(
+                    r.token_error)
         row["reads_prefix"] = reads_prefix(tables, model)
         mine = verdicts[verdicts["model"] == model]
         row["vs_reference"] = {label: {m: r.drop(["model", "label", "measure"]).to_dict()
@@ -72,6 +77,9 @@ def takeaway(head: dict, seeds: list[int], train_max_len: int) -> str:
         base = cells.get(BASE, {})
         parts = [f"**{model}**: teacher forcing reaches exact match {_num(ref, 'exact_match_within')} within the "
                  f"training lengths and {_num(ref, 'exact_match_beyond')} beyond them."]
+        if "tf_token_error_within" in ref:
+            parts.append(f"Its token error within them is {ref['tf_token_error_within']:.3f} with the gold prefix "
+                         f"and {ref['fr_token_error_within']:.3f} free-running.")
         if prefix:
             follows = prefix["verdict"] == "hurts"
             parts.append(f"Next token right after one injected wrong token: {base.get('injected_next_right', np.nan):.3f}, "

@@ -101,8 +101,15 @@ def _tables(n: int = 300) -> regime.RegimeTables:
                                      "model_wrong_frac": [0.02, 0.1] if ss else 0.0}))
     per_example = pd.concat(rows, ignore_index=True)
     by_length = per_example.groupby(["seed", "model", "label", "src_length", "examples"])["correct"].mean()
+    # token error: 0.1 / 0.3 (gold / own prefix) at 100 in-range tokens, 0.2 / 0.6 at 300; beyond range ignored
+    per_position = pd.DataFrame([{"model": "gru", "label": label, "examples": examples, "position": pos,
+                                  "mode": mode, "error_rate": rate * (1 + (pos == 2)), "count": 100 * (1 + 2 * (pos == 2))}
+                                 for label in share for examples in EXAMPLES for pos in (1, 2)
+                                 for mode, rate in (("teacher-forced", 0.1), ("free-running", 0.3))
+                                 if examples == EXAMPLES[0] or pos == 2])
+    per_position.loc[per_position["examples"] == EXAMPLES[1], "error_rate"] = 0.9
     return regime.RegimeTables(per_example, pd.concat(inj, ignore_index=True), pd.concat(log, ignore_index=True),
-                               by_length.reset_index(), 49)
+                               by_length.reset_index(), 49, per_position=per_position)
 
 
 def test_verdicts_pair_every_cell_with_teacher_forcing_continued():
@@ -130,9 +137,12 @@ def test_headline_and_takeaway_read_the_tables():
     assert cells["SS fine-tune, argmax"]["model_wrong_frac"] == pytest.approx(0.06)
     assert cells["SS fine-tune, argmax"]["final_p_use_gt"] == pytest.approx(0.5)
     assert head["gru"]["reads_prefix"]["verdict"] == "hurts"
+    assert cells[regime.REFERENCE]["tf_token_error_within"] == pytest.approx((0.1 * 100 + 0.2 * 300) / 400)
+    assert cells[regime.REFERENCE]["fr_token_error_within"] == pytest.approx((0.3 * 100 + 0.6 * 300) / 400)
     text = regime_summary.takeaway(head, [0, 1], 48)
     assert "training sources up to 48 tokens" in text and "the model follows its own prefix" in text
     assert "*SS fine-tune, argmax*" in text and "helps (+0.200" in text
+    assert "token error within them is 0.175 with the gold prefix and 0.525 free-running" in text
     figures.regime_exact_match(regime.exact_match_by_length(tables), 48)
     figures.regime_injection(tables.injection)
     figures.regime_wrong_inputs(tables.training)
