@@ -22,7 +22,7 @@ import pandas as pd
 from seqgap_lab.metrics.text import sentence_stats
 import torch
 
-from seqgap_lab.core.config import (DECODE_METHODS, MODELS, POSITIONS, PROFILES, SUBWORD_MODEL_TYPES, SUBWORD_NORMALIZATIONS, TASKS, DecodeConfig, ModelConfig, SubwordConfig, TaskConfig, TrainConfig)
+from seqgap_lab.core.config import (DECODE_METHODS, MODELS, POSITIONS, PROFILES, SUBWORD_MODEL_TYPES, SUBWORD_NORMALIZATIONS, TASKS, ONE_TARGET_TASKS, DecodeConfig, ModelConfig, SubwordConfig, TaskConfig, TrainConfig)
 from seqgap_lab.data.speech.config import SpeechConfig
 from seqgap_lab.data.speech.synth import NOISE_KINDS, VOICES
 from seqgap_lab.data.vocab import BOS, EOS, PAD
@@ -408,8 +408,9 @@ SWEEP_FIELDS = {
     "name": Custom((("", ("letters, digits",)), ("my sweep", ("letters, digits",)), ("../x", ("letters, digits",)),
                     (3, ("letters, digits",)), (None, ("letters, digits",)))),
     "profile": PROFILE,
-    "tasks": Custom(((["nope"], TASKS, "= 'nope'"), ("reverse", _LIST), ([], _LIST),
-                     (["reverse", "reverse"], ("repeated",)), ([["reverse"]], TASKS, "= ['reverse']"), (None, _LIST))),
+    "tasks": Custom(((["nope"], ONE_TARGET_TASKS, "= 'nope'"), ("reverse", _LIST), ([], _LIST),
+                     (["reverse", "reverse"], ("repeated",)), ([["reverse"]], ONE_TARGET_TASKS, "= ['reverse']"),
+                     (None, _LIST), (["dialects"], ONE_TARGET_TASKS, "= 'dialects'"))),
     "models": Custom(((["lm"], ("gru", "transformer"), "= 'lm'"),
                       (["gru", {"kind": "gru"}], ("gru", "transformer"), "= {'kind': 'gru'}"), ({"gru": 1}, _LIST))),
     "strategies": Custom(((["nope"], STRATEGIES, "= 'nope'"), ([3], STRATEGIES, "= 3"),
@@ -466,7 +467,7 @@ STRATEGY_ARGS = {
 _SEED, _SEEDS = Int(0), Int(0, 20)
 _PAIR = Names(("gru", "transformer"))
 NOTEBOOK_PARAMETERS = {
-    "01_error_compounding": {"profile": PROFILE, "seed": _SEED, "num_seeds": Int(0, 100), "tasks": Names(TASKS),
+    "01_error_compounding": {"profile": PROFILE, "seed": _SEED, "num_seeds": Int(0, 100), "tasks": Names(ONE_TARGET_TASKS),
                              "models": _PAIR, "inject_at": Int(0, 1000), "inject_k": Int(1, 1000)},
     "02_nmt_long_sentences": {"profile": PROFILE, "seed": _SEED, "models": _PAIR},
     "03_scheduled_sampling": {"profile": PROFILE, "seed": _SEED, "num_seeds": _SEEDS, "models": _PAIR,
@@ -478,7 +479,7 @@ NOTEBOOK_PARAMETERS = {
     "07_contrastive_decoding": {"profile": PROFILE, "seed": _SEED, "corpora": Names(("prose", "code")),
                                 "num_prompts": Int(0, 100_000), "top_p_seeds": Int(0, 100)},
     "08_strategies_across_lengths": {"profile": PROFILE, "seed": _SEED, "num_seeds": _SEEDS, "models": _PAIR,
-                                     "tasks": Names(TASKS), "translation": Bool(), "length_seeds": _SEEDS},
+                                     "tasks": Names(ONE_TARGET_TASKS), "translation": Bool(), "length_seeds": _SEEDS},
     "09_decision_guide": {"profile": PROFILE, "seed": _SEED, "num_seeds": _SEEDS, "translation": Bool()},
     "10_applications": {"profile": PROFILE, "seed": _SEED, "num_prompts": Int(0, 100_000), "translation": Bool()},
     "11_speech_ctc_vs_transducer": {"profile": PROFILE, "seed": _SEED, "ctc_steps": Int(0, 1_000_000),

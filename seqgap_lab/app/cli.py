@@ -128,13 +128,12 @@ def _explore(args) -> int:
 
 
 def _train(args) -> int:
-
     task_cfg, model_cfg, train_cfg = configs(check_profile(args.profile), args.task, args.model, args.seed)
     if args.steps is not None:  # the profile's warmup may exceed a short override: cap it, so errors name --steps
         train_cfg = train_cfg.replace(steps=args.steps, warmup_steps=min(train_cfg.warmup_steps, max(args.steps, 0)))
     run = trained_model(task_cfg, model_cfg, train_cfg, device=args.device, retrain=args.retrain)
     hyps = decode_sequences(run.model, [s for s, _ in run.splits.dev])
-    exact = sum(h == t for h, (_, t) in zip(hyps, run.splits.dev)) / len(hyps)
+    exact = sum(run.task.is_valid(s, h) for h, (s, _) in zip(hyps, run.splits.dev)) / len(hyps)  # any valid target
     print(json.dumps({"checkpoint": str(run.checkpoint), "from_cache": run.from_cache,
                       "train_seconds": round(run.train_seconds, 1), "dev_exact_match": round(exact, 4)}))
     return 0

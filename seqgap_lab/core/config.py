@@ -9,7 +9,10 @@ from typing import Any, ClassVar, Mapping
 
 PROFILES = ("smoke", "default", "full")
 PREFIX_TASKS = ("running_sum", "counter")  # each output follows from the previous output
-TASKS = ("copy", "reverse", "sort", "addition", "running_sum", "counter")
+TASKS = ("copy", "reverse", "sort", "addition", "running_sum", "counter", "dialects")
+# Tasks whose test targets are the only right answers: the exact-match studies, sweeps and `train` score against
+# one target; "dialects" has two valid targets per source and needs Task.is_valid.
+ONE_TARGET_TASKS = tuple(t for t in TASKS if t != "dialects")
 MODELS = ("gru", "transformer", "lm")
 POSITIONS = ("sinusoidal", "rotary")  # how a Transformer encodes positions (models/transformer.py)  # lm: decoder-only, the source is its prompt (models/lm.py)
 DECODE_METHODS = ("greedy", "sample", "beam", "contrastive")
@@ -125,6 +128,8 @@ class TaskConfig(_Config):
         # Addition needs the 10 digits; the running sum and the counter count modulo num_symbols digits; the
         # others use letters.
         check_int(o, "num_symbols", self.num_symbols, 2, 10 if self.name in ("addition", *PREFIX_TASKS) else 26)
+        if self.name == "dialects" and self.num_symbols < 4:
+            _fail(o, "num_symbols", self.num_symbols, ">= 4 for the dialects task (dialect B swaps at least one pair)")
         if self.name == "addition" and self.num_symbols != 10:
             _fail(o, "num_symbols", self.num_symbols, "10 for the addition task (decimal digits)")
         for field in ("num_train", "num_dev", "num_test"):

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from seqgap_lab.core import budget, paths
 from seqgap_lab.core.cache import atomic_write_bytes, atomic_write_json, config_hash, file_lock
-from seqgap_lab.core.config import MODELS, TASKS, ConfigError, _Config, check_choice, check_int, check_profile
+from seqgap_lab.core.config import MODELS, ONE_TARGET_TASKS, ConfigError, _Config, check_choice, check_int, check_profile
 from seqgap_lab.core.runtime import get_device
 from seqgap_lab.sweeps import nmt as sweep_nmt
 from seqgap_lab.sweeps import ray_backend
@@ -75,7 +75,7 @@ class SweepSpec(_Config):
         if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
             raise ConfigError(f"{o}.name = {self.name!r} is not allowed: expected letters, digits, '-' or '_'")
         check_profile(self.profile)
-        for fname, allowed in (("tasks", (*TASKS, sweep_nmt.TASK)), ("models", tuple(m for m in MODELS if m != "lm")),
+        for fname, allowed in (("tasks", (*ONE_TARGET_TASKS, sweep_nmt.TASK)), ("models", tuple(m for m in MODELS if m != "lm")),
                                ("strategies", STRATEGIES), ("decodings", DECODINGS)):
             values = _as_tuple(o, fname, getattr(self, fname))
             for v in values:

@@ -31,7 +31,7 @@ def _addition_oracle(symbols: list[str]) -> tuple[int, int, int]:
     return a, b, len(symbols)
 
 
-@pytest.mark.parametrize("name", ["copy", "reverse", "sort", "addition", "running_sum", "counter"])
+@pytest.mark.parametrize("name", ["copy", "reverse", "sort", "addition", "running_sum", "counter", "dialects"])
 def test_every_pair_satisfies_an_independent_oracle(name):
     task = make_task(_cfg(name))
     vocab = task.vocab
@@ -51,6 +51,9 @@ def test_every_pair_satisfies_an_independent_oracle(name):
             assert sorted(t) == sorted(s)
         elif name == "running_sum":  # 6 digits: every output is the sum of the inputs so far, mod 6
             assert t == [str(sum(int(c) for c in s[: i + 1]) % 6) for i in range(len(s))]
+        elif name == "dialects":  # 6 symbols: dialect B swaps a<->b only; dev/test store dialect A
+            b_side = "".join({"a": "b", "b": "a"}.get(c, c) for c in s)
+            assert "".join(t) in ("".join(s), b_side)
         elif name == "counter":  # inputs are bits; every output counts the 1s so far, mod 6
             assert set(s) <= {"0", "1"}
             assert t == [str(s[: i + 1].count("1") % 6) for i in range(len(s))]
@@ -240,6 +243,23 @@ def test_counter_draws_both_bits_and_counts_past_the_modulus():
     assert any(task.vocab.decode(t)[-1] != str(task.vocab.decode(s).count("1")) for s, t in pairs)  # wraps mod 10
     src = task.vocab.encode(list("1101"))
     assert task.vocab.decode(task.oracle(src)) == list("1223")
+
+
+def test_dialects_have_two_valid_targets_consistent_within_a_sequence():
+    task = make_task(_cfg("dialects", num_symbols=10, num_train=2000))  # B swaps a<->b and c<->d
+    src = task.vocab.encode(list("acej"))
+    assert [task.vocab.decode(t) for t in task.valid_targets(src)] == [list("acej"), list("bdej")]
+    assert task.is_valid(src, task.vocab.encode(list("bdej"))) and task.is_valid(src, src)
+    assert not task.is_valid(src, task.vocab.encode(list("adej")))  # mixed: A at 'a', B at 'c'
+    assert task.valid_targets(task.vocab.encode(list("ej"))) == [task.vocab.encode(list("ej"))]  # no swapped symbol
+    splits = task.make_splits()
+    b_share = sum(t != s for s, t in splits.train) / sum(task.valid_targets(s)[-1] != s for s, _ in splits.train)
+    assert 0.45 < b_share < 0.55  # about half the training targets take dialect B (where it differs)
+    assert all(t == s for s, t in splits.test) and all(task.is_valid(s, t) for s, t in splits.train)
+    assert [task.oracle(s) for s, _ in splits.test] == [s for s, _ in splits.test]
+    assert make_task(_cfg("reverse")).valid_targets(src) == [src[::-1]]
+    with pytest.raises(ValueError, match=r"num_symbols = 3 .*>= 4 for the dialects task"):
+        _cfg("dialects", num_symbols=3)
 
 
 def test_running_sum_counts_in_at_most_ten_digits():

@@ -15,6 +15,13 @@ Transformer of the default profile does not learn the running sum in 1,500 steps
 previous output nor x_t alone says anything about y_t, a parity-like problem), while the counter's previous output
 alone narrows y_t to two digits, so it is learned; recomputing the count from up to 48 source bits is the hard way,
 so the model reads its own prefix.
+
+Dialects: several valid targets per source. The source is copied in one of two dialects, consistent within a
+sequence: dialect A writes every symbol as itself, dialect B swaps the symbol pairs (a, b), (c, d), ... over the
+first half of the alphabet (rounded down to pairs) and writes the rest as A does. The dialect shows only at the
+swapped symbols, so a decoder must keep to the dialect its own earlier tokens chose; mixing the two is wrong.
+Each training target takes a dialect at random (its own random stream); dev and test store dialect A and are scored
+against both (`valid_targets`, `is_valid`).
 """
 from __future__ import annotations
 
@@ -53,7 +60,7 @@ class Task:
 
     @property
     def name(self) -> str:
-        """Task name (copy | reverse | sort | addition | running_sum | counter)."""
+        """Task name (copy | reverse | sort | addition | running_sum | counter | dialects)."""
         return self.config.name
 
     def output_symbol_ids(self) -> list[int]:
@@ -72,9 +79,28 @@ class Task:
         width = 2 if self.name == "counter" else self.config.num_symbols
         return [int(x) for x in rng.integers(self._first, self._first + width, size=length)]
 
+    def valid_targets(self, src: list[int]) -> list[list[int]]:
+        """Every correct target of a source: one, except for dialects (A and B, once if they are the same)."""
+        if self.name != "dialects":
+            return [self.oracle(src)]
+        a, b = list(src), self._dialect_b(src)
+        return [a] if a == b else [a, b]
+
+    def is_valid(self, src: list[int], hyp: list[int]) -> bool:
+        """Whether an output (no specials) is one of the source's correct targets."""
+        return list(hyp) in self.valid_targets(src)
+
+    def _dialect_b(self, src: list[int]) -> list[int]:
+        swapped = 2 * (self.config.num_symbols // 4)  # symbols 0..swapped-1 swap in pairs
+        out = []
+        for x in src:
+            v = x - self._first
+            out.append(self._first + (v ^ 1 if v < swapped else v))
+        return out
+
     def oracle(self, src: list[int]) -> list[int]:
-        """The one correct target for a source."""
-        if self.name == "copy":
+        """The correct target for a source (dialects: dialect A; see valid_targets for every one)."""
+        if self.name in ("copy", "dialects"):
             return list(src)
         if self.name == "reverse":
             return list(reversed(src))
@@ -107,7 +133,14 @@ class Task:
         seen = {tuple(s) for s, _ in train}
         dev = self._sample(c.num_dev, c.min_len, c.train_max_len, rng, exclude=seen)
         test = self._sample(c.num_test, c.min_len, c.test_max_len, rng, exclude=seen)
+        if self.name == "dialects":
+            train = self._dialects(train)
         return Splits(self._corrupt(train) if c.label_noise else train, dev, test)
+
+    def _dialects(self, pairs: list[Pair]) -> list[Pair]:
+        """Each training target in dialect A or B, half and half at random (its own random stream)."""
+        rng = np.random.default_rng([self.config.seed, 2])
+        return [(src, self._dialect_b(src) if rng.random() < 0.5 else tgt) for src, tgt in pairs]
 
     def _corrupt(self, pairs: list[Pair]) -> list[Pair]:
         """Each target, with probability label_noise, gets one position replaced by a different output symbol
