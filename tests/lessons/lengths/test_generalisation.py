@@ -59,6 +59,11 @@ def test_a_length_failure_and_compounding_are_told_apart():
     text = generalisation.takeaway(head, [0])
     assert "89% of the free-running error is there with the gold prefix too, mostly a length failure" in text
     assert "12% of the free-running error is there with the gold prefix too, mostly compounding" in text
+    assert "did not learn the task" not in text  # both at 0.9 within the training lengths
+    tables.per_example.loc[(tables.per_example["positions"] == "rotary") & ~tables.per_example["correct"].isna()
+                           & (tables.per_example["examples"] == EXAMPLES[0]), "correct"] = False
+    text = generalisation.takeaway(generalisation.headline(tables), [0])
+    assert text.count("did not learn the task within the training lengths") == 1
     generalisation.figure(tables)
 
 
