@@ -42,14 +42,17 @@ class LengthTables:
 
 def measure(run: TrainedModel, train_positions: int) -> dict[str, pd.DataFrame]:
     """Per-position error (both modes, by example group), exact match by source length, training facts, and
-    per-example exact match (example, examples, src_length, correct) for the paired verdicts."""
+    per example (example, examples, src_length, fr_errors, tf_errors, tokens, correct) for the paired verdicts:
+    aligned free-running and teacher-forced token errors over the reference's tokens, and exact match."""
     start = time.perf_counter()
     test = run.splits.test
     errors = ex.token_errors(run.model, test)
     errors["examples"] = np.where(errors["length"] + 1 > train_positions, EXAMPLES[1], EXAMPLES[0])
-    per_example = errors.groupby("example").agg(wrong=("fr_error", "any"), examples=("examples", "first"))
+    per_example = errors.groupby("example").agg(wrong=("fr_error", "any"), examples=("examples", "first"),
+                                                fr_errors=("fr_error", "sum"), tf_errors=("tf_error", "sum"),
+                                                tokens=("fr_error", "size"))
     per_example["src_length"] = [len(test[i][0]) for i in per_example.index]
-    exact = per_example.reset_index()[["example", "examples", "src_length"]]
+    exact = per_example.reset_index()[["example", "examples", "src_length", "fr_errors", "tf_errors", "tokens"]]
     exact["correct"] = ~per_example["wrong"].to_numpy()
     by_length = (per_example.groupby(["src_length", "examples"])["wrong"]
                  .agg(exact_match=lambda w: 1.0 - w.mean(), count="size").reset_index())

@@ -116,7 +116,7 @@ def _check_03(summary: dict) -> None:
             assert (cell["final_p_use_gt"] == 1.0) == label.startswith("teacher forcing"), (name, label)
             assert (cell["model_wrong_frac"] > 0) == label.startswith("SS"), (name, label)
         for label, tests in row["vs_reference"].items():
-            assert len(tests) == 4 and all(t["verdict"].startswith(VERDICTS) for t in tests.values()), label
+            assert len(tests) == 5 and all(t["verdict"].startswith(VERDICTS) for t in tests.values()), label
         assert row["reads_prefix"]["verdict"].startswith(VERDICTS)
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from seqgap_lab.core import seeds
 from seqgap_lab.core.config import ConfigError, TrainConfig, check_profile
-from seqgap_lab.core.stats import mcnemar
+from seqgap_lab.core.stats import SMALLEST_ACCURACY, mcnemar, paired_bootstrap
 from seqgap_lab.lessons import common
 from seqgap_lab.probes import exposure as ex
 from seqgap_lab.zoo import counter
@@ -174,7 +174,8 @@ def token_error_within(tables: RegimeTables) -> pd.DataFrame:
 
 def verdicts(tables: RegimeTables) -> pd.DataFrame:
     """Every cell against teacher forcing continued, paired on the same seeds and examples: free-running exact
-    match within and beyond the training lengths, and recovery after one injected wrong token."""
+    match within and beyond the training lengths, free-running token error within them (reduction), and recovery
+    after one injected wrong token."""
     rows = []
     for model in tables.per_example["model"].drop_duplicates():
         for label in tables.per_example.loc[tables.per_example["model"] == model, "label"].drop_duplicates():
@@ -184,12 +185,28 @@ def verdicts(tables: RegimeTables) -> pd.DataFrame:
             for part in ("within", "beyond"):
                 c = common.paired_cells(tables.per_example, new, base, common.PARTS[part])
                 rows.append({"model": model, "label": label, "measure": f"exact match, {part}", **c.as_dict()})
+            c = _paired_token_error(tables.per_example, new, base)
+            rows.append({"model": model, "label": label, "measure": "free-running token error, within", **c.as_dict()})
             inj = tables.injection[tables.injection["condition"] == "injected"]
             for column, name in (("next_right", "next token right after an injected error"),
                                  ("recovered", "all later tokens right after an injected error")):
                 c = _paired(inj, new, base, column)
                 rows.append({"model": model, "label": label, "measure": name, **c.as_dict()})
     return pd.DataFrame(rows)
+
+
+def _paired_token_error(per_example: pd.DataFrame, new: dict, base: dict):
+    """Paired bootstrap over (seed, example) of the free-running token error within the training lengths, as the
+    reduction base - new (so 'helps' means fewer errors); the smallest difference that counts is the accuracy one."""
+    frame = per_example[per_example["examples"] == common.EXAMPLES[0]]
+
+    def pick(cell):
+        sel = np.logical_and.reduce([(frame[k] == v).to_numpy() for k, v in cell.items()])
+        return frame[sel].set_index(["seed", "example"])[["fr_errors", "tokens"]]
+    joined = pick(new).add_suffix("_new").join(pick(base).add_suffix("_base"), how="inner")
+    columns = {k: joined[k].to_numpy(float) for k in ("fr_errors_new", "fr_errors_base", "tokens_new")}
+    return paired_bootstrap(columns, lambda t: (t["fr_errors_base"] - t["fr_errors_new"]) / t["tokens_new"],
+                            SMALLEST_ACCURACY)
 
 
 def _paired(frame: pd.DataFrame, new: dict, base: dict, column: str):

@@ -92,7 +92,10 @@ def takeaway(head: dict, seeds: list[int], train_max_len: int) -> str:
             c = cells.get(label, {})
             parts.append(f"*{label}* (own and wrong inputs {c.get('model_wrong_frac', np.nan):.3f} of the fine-tuning, "
                          f"p_use_gt down to {c.get('final_p_use_gt', np.nan):.2f}): exact match within "
-                         f"{_num(c, 'exact_match_within')}, {sentence(tests.get('exact match, within'))}; beyond "
+                         f"{_num(c, 'exact_match_within')}, {sentence(tests.get('exact match, within'))}; "
+                         f"free-running token error within {c.get('fr_token_error_within', np.nan):.3f} (gold prefix "
+                         f"{c.get('tf_token_error_within', np.nan):.3f}), its reduction "
+                         f"{sentence(tests.get('free-running token error, within'))}; beyond "
                          f"{sentence(tests.get('exact match, beyond'))}; next token right after an injected error "
                          f"{c.get('injected_next_right', np.nan):.3f}, "
                          f"{sentence(tests.get('next token right after an injected error'))}.")

@@ -90,7 +90,8 @@ def _tables(n: int = 300) -> regime.RegimeTables:
                 ids = rng + part * n
                 right = rng < round(p * n)
                 rows.append(pd.DataFrame({"seed": seed, "model": "gru", "label": label, "example": ids,
-                                          "examples": name, "src_length": 10 + 40 * part, "correct": right}))
+                                          "examples": name, "src_length": 10 + 40 * part, "correct": right,
+                                          "fr_errors": np.where(right, 0, 2), "tokens": 10}))
             for cond, ok in (("clean", rng >= 0), ("injected", rng < round((p - 0.5) * n))):
                 inj.append(pd.DataFrame({"seed": seed, "model": "gru", "label": label, "example": rng,
                                          "condition": cond, "next_right": ok, "recovered": ok}))
@@ -120,6 +121,8 @@ def test_verdicts_pair_every_cell_with_teacher_forcing_continued():
     assert argmax.loc["exact match, within", "delta"] == pytest.approx(0.2)
     assert argmax.loc["exact match, within", "n"] == 600  # both seeds, paired per (seed, example)
     assert argmax.loc["next token right after an injected error", "verdict"] == "helps"
+    token = argmax.loc["free-running token error, within"]  # 2 errors in 10 tokens on 40% vs 20% of examples
+    assert token["verdict"] == "helps" and token["delta"] == pytest.approx(0.04) and token["n"] == 600
     sampled = v.loc["SS fine-tune, sampled"]
     assert set(sampled["verdict"]) == {"makes no clear difference"}
 
