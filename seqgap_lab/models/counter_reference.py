@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import torch
 
-from seqgap_lab.data.vocab import EOS, PAD
+from seqgap_lab.data.vocab import EOS
 from seqgap_lab.models.base import DecoderState, Seq2SeqModel
+from seqgap_lab.models.reference import stepwise_forward
 
 
 class CounterReference(Seq2SeqModel):
@@ -62,8 +63,4 @@ class CounterReference(Seq2SeqModel):
 
     def decode_forward(self, memory: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits (B, T, V): the step rule over the given prefix (so it equals step-by-step)."""
-        state, out = self.init_state(memory, src_mask), []
-        for t in range(tgt_in.shape[1]):
-            logits, state = self.step(tgt_in[:, t], state)
-            out.append(logits)
-        return torch.stack(out, 1).masked_fill((tgt_in == PAD)[..., None], 0.0)
+        return stepwise_forward(self, memory, src_mask, tgt_in)

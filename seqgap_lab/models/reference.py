@@ -120,11 +120,18 @@ class ReferenceModel(Seq2SeqModel):
 
     def decode_forward(self, memory: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits (B, T, V): the step rule over the given prefix (so it equals step-by-step)."""
-        state, out = self.init_state(memory, src_mask), []
-        for t in range(tgt_in.shape[1]):
-            logits, state = self.step(tgt_in[:, t], state)
-            out.append(logits)
-        return torch.stack(out, 1).masked_fill((tgt_in == PAD)[..., None], 0.0)
+        return stepwise_forward(self, memory, src_mask, tgt_in)
+
+
+def stepwise_forward(model: Seq2SeqModel, memory: torch.Tensor, src_mask: torch.Tensor,
+                     tgt_in: torch.Tensor) -> torch.Tensor:
+    """Teacher-forced logits (B, T, V) of a hand-made model by running its step rule over the given prefix;
+    zero at padding."""
+    state, out = model.init_state(memory, src_mask), []
+    for t in range(tgt_in.shape[1]):
+        logits, state = model.step(tgt_in[:, t], state)
+        out.append(logits)
+    return torch.stack(out, 1).masked_fill((tgt_in == PAD)[..., None], 0.0)
 
 
 def reference_models(vocab_size: int, symbol_ids: Sequence[int], train_positions: int,

@@ -10,6 +10,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from seqgap_lab.core.config import TaskConfig
 from seqgap_lab.data.synthetic.tasks import make_task
@@ -155,3 +156,19 @@ def test_exact_match_by_length_buckets_every_seed():
     frame = regime.exact_match_by_length(_tables(), width=8)
     ref = frame[frame["label"] == regime.REFERENCE].set_index("bucket")
     assert ref.loc[8, "count"] == 600 and ref.loc[48, "exact_match"] == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("follows", [True, False])
+def test_counter_references_teacher_forced_equal_their_step_rule_and_the_oracle(follows):
+    from seqgap_lab.data.batching import collate
+
+    run = _counter_run(follows)
+    batch = collate(run.splits.test[:32])
+    memory = run.model.encode(batch.src, batch.src_mask)
+    logits = run.model.decode_forward(memory, batch.src_mask, batch.tgt_in)  # (B, T, V)
+    real = batch.tgt_out != 0
+    assert torch.equal(logits.argmax(-1)[real], batch.tgt_out[real])  # gold prefix: both write the oracle
+    state = run.model.init_state(memory, batch.src_mask)
+    for t in range(batch.tgt_in.shape[1]):
+        step, state = run.model.step(batch.tgt_in[:, t], state)
+        assert torch.allclose(step[real[:, t]], logits[:, t][real[:, t]])
