@@ -11,9 +11,10 @@ Settings, fixed from the papers before any result was seen:
     argmax prediction, and the same fed a sample from the softmax (Bengio et al. sampled);
 - `full` also trains the library's default recipe from scratch (1,000 teacher-forced steps, then inverse sigmoid
   k = 500), which only decays within its 8,000 steps.
-Measured: free-running exact match by length (paired McNemar against teacher forcing continued), error after one
-injected wrong token (does the model recompute the count or trust its prefix?), and the share of decoder inputs
-that were the model's own and wrong during training.
+Measured: free-running exact match by length (paired McNemar against teacher forcing continued), token error with
+the gold and with the own prefix (a paired bootstrap of the free-running one), the next token after one injected
+wrong token (does the model recount or trust its prefix?), and the share of decoder inputs that were the model's
+own and wrong during training.
 """
 from __future__ import annotations
 
