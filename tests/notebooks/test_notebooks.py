@@ -177,7 +177,7 @@ def _check_07(summary: dict) -> None:
             assert ("parse_rate" in d) == (corpus == "code")
         assert row["decodings"]["reference"]["length_ratio"] == 1.0
         assert "rep_4_sd" in row["decodings"]["top-p 0.9"]
-        assert math.isfinite(row["contrastive_minus_greedy_rep_4"])
+        assert math.isfinite(row["contrastive_vs_greedy_rep_4"]["delta"]) and "contrastive_minus_greedy_rep_4" not in row
         assert row["weight_effect"]["weights"] == [0.0, 1.0]
     code = results["code"]
     assert set(code["by_length"]["parse_rate"]) == labels

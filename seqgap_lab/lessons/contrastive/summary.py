@@ -20,14 +20,14 @@ from seqgap_lab.lessons.generation import (
 )
 
 
-def _paired(generations: pd.DataFrame, corpus: str, max_len: int, a: str, b: str, column: str) -> tuple:
-    """Mean and standard error over prompts of (a - b) in a per-generation column, and the per-prompt differences."""
+def _prompt_differences(generations: pd.DataFrame, corpus: str, max_len: int, a: str, b: str,
+                        column: str) -> np.ndarray:
+    """Per prompt, (a - b) in a per-generation column (each decoding's first seed), prompts both have."""
     g = generations[(generations["corpus"] == corpus) & (generations["max_len"] == max_len)]
     pick = lambda label: g[(g["decoding"] == label) & (g["seed"] == g[g["decoding"] == label]["seed"].min())]
     diff = (pick(a).set_index("prompt_index")[column].astype(float)
             - pick(b).set_index("prompt_index")[column].astype(float)).dropna()
-    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
-    return float(diff.mean()), se, diff.to_numpy()
+    return diff.to_numpy()
 
 
 def _parse_tests(generations: pd.DataFrame, corpus: str, max_len: int) -> dict:
@@ -68,10 +68,9 @@ def headline(tables: ContrastiveTables, weight_effects: dict | None = None) -> d
             part = mc[mc["metric"] == k]
             curves = part.groupby(["decoding", "max_len"])["value"].mean()
             by_length[k] = {d: {str(L): v for L, v in curves[d].items()} for d in ORDER if d in curves.index}
-        diff, se, per_prompt = _paired(tables.generations, corpus, longest, CONTRASTIVE, "greedy", "rep_4")
+        per_prompt = _prompt_differences(tables.generations, corpus, longest, CONTRASTIVE, "greedy", "rep_4")
         row = {"longest": longest, "num_prompts": tables.info.get("corpora", {}).get(corpus, {}).get("num_prompts"),
                "decodings": decodings, "by_length": by_length,
-               "contrastive_minus_greedy_rep_4": diff, "contrastive_minus_greedy_rep_4_se": se,
                "contrastive_vs_greedy_rep_4": paired_comparison(per_prompt, better="lower")}
         row.update(_parse_tests(tables.generations, corpus, longest))
         if weight_effects and corpus in weight_effects:
