@@ -66,19 +66,22 @@ def measure(run: TrainedModel, train_positions: int) -> dict[str, pd.DataFrame]:
     return {"per_position": per_position, "by_length": by_length, "training": training, "per_example": exact}
 
 
-def paired_cells(per_example: pd.DataFrame, new: dict, base: dict, examples: str | None = None) -> Comparison:
-    """McNemar comparison of exact match between two cells on the same test examples, seeds pooled: `new` and
-    `base` select the cells ({column: value}), `examples` one group of EXAMPLES (None: all)."""
+def cell_rows(frame: pd.DataFrame, cell: dict, columns):
+    """The rows of one cell ({column: value}) indexed by (seed, example) where the frame has them, `columns` only."""
+    sel = np.ones(len(frame), dtype=bool)
+    for col, value in cell.items():
+        sel &= (frame[col] == value).to_numpy()
+    return frame[sel].set_index([k for k in ("seed", "example") if k in frame])[columns]
+
+
+def paired_cells(per_example: pd.DataFrame, new: dict, base: dict, examples: str | None = None,
+                 column: str = "correct") -> Comparison:
+    """McNemar comparison of a per-example success column (exact match by default) between two cells on the same
+    test examples, seeds pooled: `new` and `base` select the cells ({column: value}), `examples` one group of
+    EXAMPLES (None: all)."""
     frame = per_example if examples is None else per_example[per_example["examples"] == examples]
-    keys = [k for k in ("seed", "example") if k in frame]
-
-    def pick(cell: dict) -> pd.Series:
-        sel = np.ones(len(frame), dtype=bool)
-        for col, value in cell.items():
-            sel &= (frame[col] == value).to_numpy()
-        return frame[sel].set_index(keys)["correct"]
-
-    joined = pd.concat({"new": pick(new), "base": pick(base)}, axis=1, join="inner")
+    joined = pd.concat({"new": cell_rows(frame, new, column), "base": cell_rows(frame, base, column)}, axis=1,
+                       join="inner")
     return mcnemar(joined["new"].to_numpy(bool), joined["base"].to_numpy(bool))
 
 

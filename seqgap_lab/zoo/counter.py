@@ -11,11 +11,10 @@ from __future__ import annotations
 import dataclasses
 
 from seqgap_lab.core import seeds
-from seqgap_lab.core.config import ModelConfig, TaskConfig, TrainConfig, check_choice, check_profile
+from seqgap_lab.core.config import POSITIONS, ModelConfig, TaskConfig, TrainConfig, check_choice, check_profile
 from seqgap_lab.zoo import synthetic
 
 TASK = "counter"
-POSITIONS = ("sinusoidal", "rotary")
 SIZES = {
     "smoke": dict(min_len=4, train_max_len=10, test_max_len=14, num_test=300, seeds=1),
     "default": dict(min_len=4, train_max_len=48, test_max_len=64, num_test=5000, seeds=3),

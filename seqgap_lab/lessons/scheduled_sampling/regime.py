@@ -21,12 +21,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from seqgap_lab.core import seeds
 from seqgap_lab.core.config import ConfigError, TrainConfig, check_profile
-from seqgap_lab.core.stats import SMALLEST_ACCURACY, mcnemar, paired_bootstrap
+from seqgap_lab.core.stats import SMALLEST_ACCURACY, paired_bootstrap
 from seqgap_lab.lessons import common
 from seqgap_lab.probes import exposure as ex
 from seqgap_lab.zoo import counter
@@ -191,7 +190,7 @@ def verdicts(tables: RegimeTables) -> pd.DataFrame:
             inj = tables.injection[tables.injection["condition"] == "injected"]
             for column, name in (("next_right", "next token right after an injected error"),
                                  ("recovered", "all later tokens right after an injected error")):
-                c = _paired(inj, new, base, column)
+                c = common.paired_cells(inj, new, base, column=column)
                 rows.append({"model": model, "label": label, "measure": name, **c.as_dict()})
     return pd.DataFrame(rows)
 
@@ -199,20 +198,9 @@ def verdicts(tables: RegimeTables) -> pd.DataFrame:
 def _paired_token_error(per_example: pd.DataFrame, new: dict, base: dict):
     """Paired bootstrap over (seed, example) of the free-running token error within the training lengths, as the
     reduction base - new (so 'helps' means fewer errors); the smallest difference that counts is the accuracy one."""
-    frame = per_example[per_example["examples"] == common.EXAMPLES[0]]
-
-    def pick(cell):
-        sel = np.logical_and.reduce([(frame[k] == v).to_numpy() for k, v in cell.items()])
-        return frame[sel].set_index(["seed", "example"])[["fr_errors", "tokens"]]
-    joined = pick(new).add_suffix("_new").join(pick(base).add_suffix("_base"), how="inner")
+    frame, columns = per_example[per_example["examples"] == common.EXAMPLES[0]], ["fr_errors", "tokens"]
+    joined = common.cell_rows(frame, new, columns).add_suffix("_new").join(
+        common.cell_rows(frame, base, columns).add_suffix("_base"), how="inner")
     columns = {k: joined[k].to_numpy(float) for k in ("fr_errors_new", "fr_errors_base", "tokens_new")}
     return paired_bootstrap(columns, lambda t: (t["fr_errors_base"] - t["fr_errors_new"]) / t["tokens_new"],
                             SMALLEST_ACCURACY)
-
-
-def _paired(frame: pd.DataFrame, new: dict, base: dict, column: str):
-    def pick(cell):
-        sel = np.logical_and.reduce([(frame[k] == v).to_numpy() for k, v in cell.items()])
-        return frame[sel].set_index(["seed", "example"])[column]
-    joined = pd.concat({"new": pick(new), "base": pick(base)}, axis=1, join="inner")
-    return mcnemar(joined["new"].to_numpy(bool), joined["base"].to_numpy(bool))
