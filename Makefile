@@ -13,6 +13,8 @@ PROFILE ?=
 BUDGET_SCALE ?=
 # ray: the notebooks as Ray tasks on a local cluster (needs the [ray] extra; see README, Past one machine)
 EXECUTOR ?=
+# notebooks at a time on this machine, each with cores / JOBS torch threads (report --jobs; 1 = one after another)
+JOBS ?= 2
 PYTEST_ARGS ?=
 
 ACTIVE_ENV := $(abspath $(or $(VIRTUAL_ENV),$(CONDA_PREFIX)))
@@ -100,9 +102,9 @@ test: setup  ## run the whole test suite (notebooks in the smoke profile)
 	$(PY) -m seqgap_lab data prepare all --if-missing
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-report: setup  ## regenerate every notebook into reports/, pages and slides (PROFILE=smoke|default|full; auto: full on a GPU)
+report: setup  ## regenerate every notebook into reports/, pages and slides (PROFILE=smoke|default|full; auto: full on a GPU; JOBS notebooks at a time)
 	$(PY) -m seqgap_lab data prepare all --if-missing
-	$(PY) -m seqgap_lab report --slides $(if $(PROFILE),--profile $(PROFILE)) $(if $(BUDGET_SCALE),--budget-scale $(BUDGET_SCALE)) $(if $(EXECUTOR),--executor $(EXECUTOR))
+	$(PY) -m seqgap_lab report --slides $(if $(PROFILE),--profile $(PROFILE)) $(if $(BUDGET_SCALE),--budget-scale $(BUDGET_SCALE)) $(if $(EXECUTOR),--executor $(EXECUTOR),--jobs $(JOBS))
 
 slides: setup  ## rewrite the decks and pages from the executed notebooks of the last report (no rerun)
 	$(PY) -m seqgap_lab slides

@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", default=None, help="smoke | default | full (default: full on a GPU, else default)")
     r.add_argument("--only", nargs="*", default=None, help="notebook numbers or stems, e.g. 01")
     r.add_argument("--slides", action="store_true", help="also write a reveal.js deck beside each HTML page")
+    r.add_argument("--jobs", type=int, default=1,
+                   help="notebooks at a time on this machine, each with cores // jobs torch threads (default 1; "
+                        "2 on 2 cores: small models use one thread well, see app/report_lanes.py)")
     _add_budget(r)
     _add_executor(r)
     b = sub.add_parser("bench", help="side-by-side benchmark on the current device")
@@ -141,7 +144,8 @@ def _train(args) -> int:
 
 def _report(args) -> int:
 
-    records = run_report(args.profile, only=args.only, make_slides=args.slides, executor=_executor(args))
+    records = run_report(args.profile, only=args.only, make_slides=args.slides, executor=_executor(args),
+                         jobs=args.jobs)
     return 0 if all(r["status"] == "ok" for r in records) else 1
 
 

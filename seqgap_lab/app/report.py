@@ -13,13 +13,13 @@ import papermill as pm
 import torch
 from tqdm.auto import tqdm
 
-from seqgap_lab.app import export, report_ray, slides, web_assets
+from seqgap_lab.app import export, report_lanes, report_ray, slides, web_assets
 
 # The index page lives in report_index.py; re-exported here, where callers and tests have always found it.
 from seqgap_lab.app.report_index import build_index, flatten_summary, git_revision, merge_records  # noqa: F401
 from seqgap_lab.core import paths
 from seqgap_lab.core.cache import atomic_write_json
-from seqgap_lab.core.config import ConfigError, check_profile
+from seqgap_lab.core.config import ConfigError, check_int, check_profile
 from seqgap_lab.core.runtime import device_description, get_device
 from seqgap_lab.sweeps.executors import ExecutorConfig
 
@@ -99,8 +99,10 @@ def _kernel_env(out_root: Path) -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in ("SEQGAP_REPORTS_DIR", "PYTHONPATH")}
     os.environ["SEQGAP_REPORTS_DIR"] = str(out_root.resolve())
     pkg_parent = Path(__file__).resolve().parent.parent
-    if (pkg_parent / "pyproject.toml").is_file():
+    earlier = (saved["PYTHONPATH"] or "").split(os.pathsep)
+    if (pkg_parent / "pyproject.toml").is_file() and str(pkg_parent) not in earlier:
         # Why: a checkout that is not pip-installed (e.g. the GPU machine) is still importable in the kernel.
+        # Added once, so `--jobs` workers entering this side by side all see (and restore) the same value.
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pkg_parent), saved["PYTHONPATH"]]))
     try:
         yield
@@ -149,11 +151,16 @@ def _one_line(text: str) -> str:
 
 def run_report(profile: str | None = None, only: list[str] | str | None = None,
                parameters: Mapping[str, Any] | None = None, make_slides: bool = False,
-               executor: ExecutorConfig | None = None) -> list[dict]:
-    """Run the notebooks in order (profile: 'full' on a GPU, else 'default'), index them, return the records;
-    with make_slides each notebook gets a reveal.js deck beside its HTML; executor kind 'ray' runs them as Ray
-    tasks (app/report_ray.py), 'serial' (the default) one after the other here."""
+               executor: ExecutorConfig | None = None, jobs: int = 1) -> list[dict]:
+    """Run the notebooks (profile: 'full' on a GPU, else 'default'), index them, return the records; with
+    make_slides each notebook gets a reveal.js deck beside its HTML. executor kind 'ray' runs them as Ray tasks
+    (app/report_ray.py); 'serial' (the default) runs them here, one after the other, or `jobs` at a time, each with
+    its share of the cores (app/report_lanes.py)."""
     executor = executor or ExecutorConfig()
+    check_int("run_report", "jobs", jobs, 1, 64)
+    if jobs > 1 and executor.kind != "serial":
+        raise ConfigError(f"run_report: jobs = {jobs} runs notebooks side by side on this machine; with executor "
+                          f"{executor.kind!r} set cpus_per_task instead (or jobs = 1)")
     if profile is None:
         profile = "full" if torch.cuda.is_available() else "default"
     check_profile(profile)
@@ -164,6 +171,10 @@ def run_report(profile: str | None = None, only: list[str] | str | None = None,
     publish_assets(out_root)
     if executor.kind == "ray" and notebooks:
         records = report_ray.run(notebooks, profile, out_root, parameters, make_slides, executor, run_notebook)
+    elif jobs > 1 and notebooks:
+        with _kernel_env(out_root):  # set once around the workers, which all need the same values
+            records = report_lanes.run(notebooks, profile, out_root, parameters, make_slides, jobs, run_notebook,
+                                       _status_line)
     else:
         records = []
         for nb in tqdm(notebooks, desc=f"notebooks ({profile})", unit="nb"):

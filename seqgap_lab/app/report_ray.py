@@ -1,7 +1,7 @@
 """`seqgap-lab report --executor ray`: one Ray task per notebook, in waves that respect what notebooks reuse.
 
 Notebooks 01 and 02 train the models most others load (01's synthetic Transformers and GRUs, 02's es->en
-Transformer), so they run first; notebook 09 reads the summaries of 06 and 07, so it runs after them; the rest run
+Transformer), so they run first; notebook 09 reads the summaries and sweeps of 06-08 and 10, so it runs after them; the rest run
 side by side. Any other overlap is safe anyway: every model and decode is cached under a file lock, so a second
 notebook asking for the same model waits and loads it. Each task runs the notebook with papermill in its worker
 (runtime env: the data, figures and reports folders, the budget scale, and a torch thread cap equal to the task's
@@ -15,20 +15,12 @@ from typing import Any, Callable, Mapping
 
 from tqdm.auto import tqdm
 
+from seqgap_lab.app import report_plan
 from seqgap_lab.core.session import THREADS_ENV
 from seqgap_lab.sweeps import ray_backend
 from seqgap_lab.sweeps.executors import ExecutorConfig
 
-FIRST = ("01", "02")  # parents: their models are loaded by 03-08 and 10
-AFTER = {"09": ("06", "07")}  # notebook -> notebooks whose summaries it reads
-
-
-def waves(notebooks: list[Path]) -> list[list[Path]]:
-    """The notebooks in waves: FIRST, then all others but those waiting on AFTER, then those, in order."""
-    first = [p for p in notebooks if p.stem[:2] in FIRST]
-    last = [p for p in notebooks if p.stem[:2] in AFTER]
-    middle = [p for p in notebooks if p not in first and p not in last]
-    return [wave for wave in (first, middle, last) if wave]
+waves = report_plan.waves  # kept here, where callers and tests have always found it
 
 
 def run(notebooks: list[Path], profile: str, out_root: Path, parameters: Mapping[str, Any] | None,

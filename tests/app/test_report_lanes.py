@@ -1,0 +1,110 @@
+"""`seqgap-lab report --jobs N`: the plan (what waits for what, which notebook a free worker takes) and the
+workers, run with a stand-in for papermill that records when each notebook started and ended."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from seqgap_lab.app import report, report_lanes, report_plan
+from seqgap_lab.core.config import ConfigError
+from seqgap_lab.core.session import THREADS_ENV
+from seqgap_lab.sweeps.executors import ExecutorConfig
+
+STEMS = ["01_a", "02_b", "03_c", "04_d", "06_e", "07_f", "08_g", "09_h", "10_i", "11_j"]
+
+
+def paths(stems=STEMS):
+    return [Path(f"{s}.ipynb") for s in stems]
+
+
+def test_ready_waits_for_what_a_notebook_loads_and_ignores_notebooks_not_in_the_run():
+    nbs = paths()
+    ready = [p.stem for p in report_plan.ready(nbs, set(), nbs)]
+    assert ready == ["01_a", "02_b", "07_f", "11_j"]
+    after_01 = [p.stem for p in report_plan.ready(nbs, {"01"}, nbs)]
+    assert "03_c" in after_01 and "04_d" not in after_01 and "08_g" not in after_01  # 04 and 08 also load 02's
+    only = paths(["02_b", "10_i"])  # 10 also loads 04's models, but 04 is not in this run
+    assert [p.stem for p in report_plan.ready(only, set(), only)] == ["02_b"]
+    assert [p.stem for p in report_plan.ready(only[1:], {"02"}, only)] == ["10_i"]
+
+
+def test_pick_takes_unknown_times_first_then_the_longest():
+    nbs = paths(["03_c", "07_f", "11_j"])
+    assert report_plan.pick(nbs, {"03_c": 100.0, "07_f": 10.0, "11_j": 500.0}).stem == "11_j"
+    assert report_plan.pick(nbs, {"03_c": 100.0, "11_j": 500.0}).stem == "07_f"
+    assert report_plan.pick([], {}) is None
+
+
+def test_expected_times_reads_ok_records_of_the_same_profile(tmp_path):
+    saved = tmp_path / "report.json"
+    records = [{"stem": "01_a", "status": "ok", "elapsed_s": 12.5}, {"stem": "02_b", "status": "failed",
+                                                                    "elapsed_s": 3.0}]
+    saved.write_text(json.dumps({"profile": "default", "records": records}))
+    assert report_plan.expected_times(saved, "default") == {"01_a": 12.5}
+    assert report_plan.expected_times(saved, "smoke") == {}
+    assert report_plan.expected_times(tmp_path / "missing.json", "default") == {}
+
+
+def test_threads_per_job_shares_the_cores():
+    assert report_lanes.threads_per_job(2, cores=2) == 1
+    assert report_lanes.threads_per_job(2, cores=8) == 4
+    assert report_lanes.threads_per_job(4, cores=2) == 1
+
+
+class FakeRuns:
+    """Stands in for report.run_notebook: sleeps a little, records (stem, start, end, thread cap)."""
+
+    def __init__(self):
+        self.lock, self.events = threading.Lock(), []
+
+    def __call__(self, path, profile, out_root, parameters, make_slides):
+        start = time.monotonic()
+        time.sleep(0.15)
+        with self.lock:
+            self.events.append((path.stem, start, time.monotonic(), os.environ.get(THREADS_ENV)))
+        return {"stem": path.stem, "status": "ok", "elapsed_s": 0.15, "error": None}
+
+
+def test_two_workers_run_side_by_side_in_dependency_order(tmp_path, monkeypatch):
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    monkeypatch.setattr(report_lanes.os, "cpu_count", lambda: 2)
+    fake = FakeRuns()
+    records = report_lanes.run(paths(), "smoke", tmp_path, None, False, 2, fake, lambda r: r["stem"])
+    assert [r["stem"] for r in records] == STEMS  # notebook order, whatever order they ran in
+    span = {stem: (start, end) for stem, start, end, _ in fake.events}
+    by_key = {s[:2]: s for s in STEMS}
+    for nb, needs in report_plan.NEEDS.items():
+        for need in needs:
+            if nb in by_key and need in by_key:
+                child, parent = by_key[nb], by_key[need]
+                assert span[child][0] >= span[parent][1], f"{child} started before {parent} ended"
+    starts = sorted(start for start, _ in span.values())
+    overlapping = max(sum(s <= t < e for s, e in span.values()) for t in starts)
+    assert overlapping == 2  # two at a time, never three
+    assert {cap for *_, cap in fake.events} == {"1"}  # each kernel gets 2 cores // 2 workers
+    assert THREADS_ENV not in os.environ  # and the cap is gone afterwards
+
+
+def test_a_smaller_existing_thread_cap_is_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv(THREADS_ENV, "1")
+    monkeypatch.setattr(report_lanes.os, "cpu_count", lambda: 8)
+    fake = FakeRuns()
+    report_lanes.run(paths(["07_f", "11_j"]), "smoke", tmp_path, None, False, 2, fake, lambda r: r["stem"])
+    assert {cap for *_, cap in fake.events} == {"1"}
+    assert os.environ[THREADS_ENV] == "1"
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 1.5, "2"])
+def test_run_report_rejects_bad_jobs(jobs):
+    with pytest.raises(ConfigError, match="jobs"):
+        report.run_report("smoke", only=["01"], jobs=jobs)
+
+
+def test_run_report_rejects_jobs_with_ray():
+    with pytest.raises(ConfigError, match="cpus_per_task"):
+        report.run_report("smoke", only=["01"], jobs=2, executor=ExecutorConfig(kind="ray"))
