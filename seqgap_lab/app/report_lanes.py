@@ -5,7 +5,7 @@ machine (counter task, `default` sizes): a training step takes 42 / 53 ms (GRU /
 52 / 81 ms with 1, and two 1-thread processes side by side keep their 1-thread speed. Two notebooks with one
 thread each therefore do 1.3-1.7x the work of one with two threads. Each notebook still runs in its own papermill
 kernel (a process); this module only decides which notebook a free worker takes next (`report_plan`: what it
-loads from others, then the longest expected first) and caps every kernel's torch threads at cores // N
+loads from others, then the longest chain of work still waiting on it first) and caps every kernel's torch threads at cores // N
 ($SEQGAP_TORCH_THREADS, read by `core.session.cpu_threads`). Thread counts change trained weights at float
 rounding (~1e-7), so a `--jobs 2` report can differ from a serial one in the last digits.
 """
@@ -32,14 +32,14 @@ def run(notebooks: list[Path], profile: str, out_root: Path, parameters: Mapping
         make_slides: bool, jobs: int, run_notebook: Callable, status_line: Callable[[dict], str]) -> list[dict]:
     """Run the notebooks `jobs` at a time (run_notebook as in app/report.py), each started as soon as the notebooks
     it needs have finished; records in notebook order."""
-    expected = report_plan.expected_times(out_root / "report.json", profile)
+    rank = report_plan.ranks(notebooks, report_plan.expected_times(out_root / "report.json", profile))
     pending, finished, records = list(notebooks), set(), {}
     running: dict[Future, Path] = {}
     bar = tqdm(total=len(notebooks), desc=f"notebooks ({profile}, {jobs} at a time)", unit="nb")
     with _thread_cap(threads_per_job(jobs)), ThreadPoolExecutor(max_workers=jobs) as pool:
         while pending or running:
             while len(running) < jobs:
-                nb = report_plan.pick(report_plan.ready(pending, finished, notebooks), expected)
+                nb = report_plan.pick(report_plan.ready(pending, finished, notebooks), rank)
                 if nb is None:
                     break
                 pending.remove(nb)

@@ -42,13 +42,38 @@ def ready(pending: Iterable[Path], finished: set[str], selected: Iterable[Path])
     return [p for p in pending if all(n in finished for n in NEEDS.get(key(p), ()) if n in chosen)]
 
 
-def pick(candidates: list[Path], expected_s: Mapping[str, float]) -> Path | None:
-    """The next notebook for a free worker: the one expected to take longest (so the long ones do not end last,
-    alone), by the last report's times; notebooks with no time on record first, in notebook order."""
+# Seconds each notebook took in `default` with one torch thread, two at a time (`make report`, 2-core CPU,
+# 2026-12-05, revision e375360). Only their order matters: they rank the notebooks of a run that has no earlier
+# report.json to read times from (a fresh clone), for every profile. Without them that run started notebook 11
+# last and ran it alone for its last 18 minutes.
+DEFAULT_SECONDS = {"01": 283, "02": 959, "03": 2462, "04": 369, "05": 377, "06": 461, "07": 257, "08": 684,
+                   "09": 14, "10": 311, "11": 1126}
+
+
+def ranks(notebooks: list[Path], expected_s: Mapping[str, float]) -> dict[str, float]:
+    """Each notebook's critical path: its expected seconds (the last report's, else DEFAULT_SECONDS, else 0)
+    plus the longest path of the notebooks in the run that wait for it (NEEDS). Taking the highest rank first
+    starts what the end of the run waits on first (list scheduling)."""
+    own = {p.stem: expected_s.get(p.stem, DEFAULT_SECONDS.get(key(p), 0.0)) for p in notebooks}
+    waiting = {p.stem: [q.stem for q in notebooks if key(p) in NEEDS.get(key(q), ())] for p in notebooks}
+    out: dict[str, float] = {}
+
+    def rank(stem: str) -> float:
+        if stem not in out:  # NEEDS has no cycles, so this recursion ends
+            out[stem] = own[stem] + max((rank(w) for w in waiting[stem]), default=0.0)
+        return out[stem]
+
+    for p in notebooks:
+        rank(p.stem)
+    return out
+
+
+def pick(candidates: list[Path], rank: Mapping[str, float]) -> Path | None:
+    """The next notebook for a free worker: the candidate with the highest rank (see ranks), the first in
+    notebook order on a tie; None if there is none."""
     if not candidates:
         return None
-    unknown = [p for p in candidates if p.stem not in expected_s]
-    return unknown[0] if unknown else max(candidates, key=lambda p: expected_s[p.stem])
+    return max(candidates, key=lambda p: (rank.get(p.stem, 0.0), -candidates.index(p)))
 
 
 def expected_times(report_json: Path, profile: str) -> dict[str, float]:
