@@ -42,6 +42,7 @@ def test_every_pair_satisfies_an_independent_oracle(name):
         assert min(src + tgt) >= vocab.first_symbol_id(), "specials must not appear in pairs"
         s, t = vocab.decode(src), vocab.decode(tgt)
         assert len(s) == len(src) and len(t) == len(tgt)
+        assert name == "dialects" or not {"A", "B"} & set(t)  # only dialects has tags
         if name == "copy":
             assert t == s
         elif name == "reverse":
@@ -53,7 +54,7 @@ def test_every_pair_satisfies_an_independent_oracle(name):
             assert t == [str(sum(int(c) for c in s[: i + 1]) % 6) for i in range(len(s))]
         elif name == "dialects":  # 6 symbols: dialect B swaps a<->b only; dev/test store dialect A
             b_side = "".join({"a": "b", "b": "a"}.get(c, c) for c in s)
-            assert "".join(t) in ("".join(s), b_side)
+            assert "".join(t) in ("A" + "".join(s), "B" + b_side)
         elif name == "counter":  # inputs are bits; every output counts the 1s so far, mod 6
             assert set(s) <= {"0", "1"}
             assert t == [str(s[: i + 1].count("1") % 6) for i in range(len(s))]
@@ -247,16 +248,23 @@ def test_counter_draws_both_bits_and_counts_past_the_modulus():
 
 def test_dialects_have_two_valid_targets_consistent_within_a_sequence():
     task = make_task(_cfg("dialects", num_symbols=10, num_train=2000))  # B swaps a<->b and c<->d
-    src = task.vocab.encode(list("acej"))
-    assert [task.vocab.decode(t) for t in task.valid_targets(src)] == [list("acej"), list("bdej")]
-    assert task.is_valid(src, task.vocab.encode(list("bdej"))) and task.is_valid(src, src)
-    assert not task.is_valid(src, task.vocab.encode(list("adej")))  # mixed: A at 'a', B at 'c'
-    assert task.valid_targets(task.vocab.encode(list("ej"))) == [task.vocab.encode(list("ej"))]  # no swapped symbol
+    enc, dec = task.vocab.encode, task.vocab.decode
+    src = enc(list("acej"))
+    assert [dec(t) for t in task.valid_targets(src)] == [list("Aacej"), list("Bbdej")]
+    assert task.is_valid(src, enc(list("Bbdej"))) and task.is_valid(src, enc(list("Aacej")))
+    assert not task.is_valid(src, enc(list("Badej")))  # mixed: A at 'a', B at 'c'
+    assert not task.is_valid(src, enc(list("Abdej")))  # dialect B's symbols under A's tag
+    assert not task.is_valid(src, src)  # no tag
+    assert [dec(t) for t in task.valid_targets(enc(list("ej")))] == [list("Aej"), list("Bej")]  # tag alone differs
+    assert set(task.output_symbol_ids()) == set(enc(list("abcdefghij")))  # injected errors are symbols, not tags
     splits = task.make_splits()
-    b_share = sum(t != s for s, t in splits.train) / sum(task.valid_targets(s)[-1] != s for s, _ in splits.train)
-    assert 0.45 < b_share < 0.55  # about half the training targets take dialect B (where it differs)
-    assert all(t == s for s, t in splits.test) and all(task.is_valid(s, t) for s, t in splits.train)
-    assert [task.oracle(s) for s, _ in splits.test] == [s for s, _ in splits.test]
+    b_share = sum(dec(t)[0] == "B" for _, t in splits.train) / len(splits.train)
+    assert 0.45 < b_share < 0.55  # about half the training targets take dialect B
+    assert all(task.is_valid(s, t) for s, t in splits.train)
+    assert all(t == task.oracle(s) == enc(["A"]) + s for s, t in splits.test)
+    noisy = make_task(_cfg("dialects", num_symbols=10, num_train=2000, label_noise=0.5)).make_splits().train
+    assert all(dec(t)[0] in "AB" for _, t in noisy)  # label noise corrupts symbols, never the tag
+    assert 0.4 < sum(not task.is_valid(s, t) for s, t in noisy) / len(noisy) < 0.6
     assert make_task(_cfg("reverse")).valid_targets(src) == [src[::-1]]
     with pytest.raises(ValueError, match=r"num_symbols = 3 .*>= 4 for the dialects task"):
         _cfg("dialects", num_symbols=3)
