@@ -1,13 +1,13 @@
 """`seqgap-lab report --jobs N`: N notebooks at a time on this machine, each with its share of the cores.
 
 Why: most of our models are small, so torch's intra-op threads scale poorly with them. Measured on the 2-core
-machine (counter task, `default` sizes): a training step takes 42 / 53 ms (GRU / Transformer) with 2 threads and
-52 / 81 ms with 1, and two 1-thread processes side by side keep their 1-thread speed. Two notebooks with one
+machine (counter task, `default` sizes): a training step takes 42 / 53 ms (GRU / Transformer) with 2 threads
+and 52 / 81 ms with 1, and two 1-thread processes side by side keep their 1-thread speed. Two notebooks with one
 thread each therefore do 1.3-1.7x the work of one with two threads. Each notebook still runs in its own papermill
-kernel (a process); this module only decides which notebook a free worker takes next (`report_plan`: what it
-loads from others, then the longest chain of work still waiting on it first) and caps every kernel's torch threads at cores // N
-($SEQGAP_TORCH_THREADS, read by `core.session.cpu_threads`). Thread counts change trained weights at float
-rounding (~1e-7), so a `--jobs 2` report can differ from a serial one in the last digits.
+kernel (a process); this module only decides which notebook a free worker takes next (`report_plan`: what it loads from
+others, then the longest chain of work still waiting on it first) and caps every kernel's torch threads at
+cores // N ($SEQGAP_TORCH_THREADS, read by `core.session.cpu_threads`). Thread counts change trained weights at
+float rounding (~1e-7), so a `--jobs 2` report can differ from a serial one in the last digits.
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "09": ("06", "07", "08", "10"), "10": ("02", "04"),
 }
 FIRST = ("01", "02")  # parents: their models are loaded by 03-08 and 10 (Ray's first wave)
-AFTER = {"09": ("06", "07", "08", "10")}  # notebook -> notebooks whose summaries it reads (Ray's last wave)
+AFTER = {"09": NEEDS["09"]}  # notebook -> notebooks whose summaries it reads (Ray's last wave)
 
 
 def key(path: Path) -> str:

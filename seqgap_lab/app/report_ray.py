@@ -1,11 +1,11 @@
 """`seqgap-lab report --executor ray`: one Ray task per notebook, in waves that respect what notebooks reuse.
 
 Notebooks 01 and 02 train the models most others load (01's synthetic Transformers and GRUs, 02's es->en
-Transformer), so they run first; notebook 09 reads the summaries and sweeps of 06-08 and 10, so it runs after them; the rest run
-side by side. Any other overlap is safe anyway: every model and decode is cached under a file lock, so a second
-notebook asking for the same model waits and loads it. Each task runs the notebook with papermill in its worker
-(runtime env: the data, figures and reports folders, the budget scale, and a torch thread cap equal to the task's
-CPUs), writes into the shared reports folder and returns its record; the index is built here as for a serial
+Transformer), so they run first; notebook 09 reads the summaries and sweeps of 06-08 and 10, so it runs after them;
+the rest run side by side. Any other overlap is safe anyway: every model and decode is cached under a file lock, so
+a second notebook asking for the same model waits and loads it. Each task runs the notebook with papermill in its
+worker (runtime env: the data, figures and reports folders, the budget scale, and a torch thread cap equal to the
+task's CPUs), writes into the shared reports folder and returns its record; the index is built here as for a serial
 report. Ray is imported only on this path (sweeps/ray_backend.import_ray).
 """
 from __future__ import annotations

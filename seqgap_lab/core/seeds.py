@@ -101,6 +101,12 @@ def spread_text(h: dict, key: str, fmt: str = ".3f") -> str:
     return f" ± {sd:{fmt}}" if sd is not None and sd == sd else ""
 
 
+def with_spread(h: dict, key: str) -> str:
+    """A headline number to 3 decimals, with ' ± sd' when it has a nonzero seed spread ('nan' when missing)."""
+    value, sd = h.get(key, float("nan")), h.get(f"{key}_seed_sd", 0.0)
+    return f"{value:.3f}" + (f" ± {sd:.3f}" if sd else "")
+
+
 def seeds_note(seeds: list[int]) -> str:
     """The takeaway's first words on seeds."""
     if len(seeds) > 1:

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from seqgap_lab.core import seeds
 from seqgap_lab.core.config import DecodeConfig, ModelConfig, TaskConfig, TrainConfig, check_choice, check_profile
 from seqgap_lab.zoo import counter, distillation, synthetic
 
 TASK = "dialects"
 KIND = "transformer"
 TF = "teacher forcing"
-BEAM = 5
-TOP_P = 0.9
+BEAM, TOP_P = distillation.BEAM, distillation.TOP_P  # how the teacher decodes, as in part 1
 DROPOUT = 0.0  # see the module doc: with 0.1 the teacher never kept to a dialect
 
 # Student recipes: strategy, its args, and what the teacher decodes for the training sources (None: the gold
@@ -60,15 +58,8 @@ def student_configs(profile: str, recipe: str, seed: int) -> tuple[ModelConfig, 
 
 def target_config(profile: str, recipe: str, seed: int) -> DecodeConfig | None:
     """How the teacher decodes the training sources for a recipe (None: the gold targets)."""
-    kind = RECIPES[recipe]["targets"]
-    if kind is None:
-        return None
     max_len = teacher_configs(profile, seed)[0].train_max_len + 5  # the tag, the copy, room for a slip
-    if kind == "beam":
-        return DecodeConfig(method="beam", beam_size=BEAM, max_len=max_len, batch_size=256)
-    return DecodeConfig(method="sample", top_p=TOP_P, max_len=max_len, batch_size=256, seed=seed)
+    return distillation.target_config(RECIPES[recipe]["targets"], max_len, seed)
 
 
-def seed_list(profile: str, seed: int = 0, num_seeds: int = 0) -> list[int]:
-    """Training seeds: `num_seeds` (0 = as counter.SIZES says: 1 smoke, 3 default and full) from `seed`."""
-    return seeds.seed_list(profile, seed, num_seeds or counter.SIZES[check_profile(profile)]["seeds"])
+seed_list = counter.seed_list  # the counter's seeds: 1 smoke, 3 default and full

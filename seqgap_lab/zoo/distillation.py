@@ -22,6 +22,9 @@ BEAM = 5
 TF = "teacher forcing"
 
 
+TOP_P = 0.9  # the nucleus of the teacher's samples (docs/scope.md's self-distillation)
+
+
 # Student recipes: strategy, its args, and whose targets it trains on (None = gold; else how the teacher
 # decodes the training sources). "temperature" is the KD temperature T.
 RECIPES = {
@@ -53,4 +56,4 @@ def target_config(kind: str | None, max_len: int, seed: int) -> DecodeConfig | N
         return None
     if kind == "beam":
         return DecodeConfig(method="beam", beam_size=BEAM, max_len=max_len, batch_size=256)
-    return DecodeConfig(method="sample", top_p=0.9, max_len=max_len, batch_size=256, seed=seed)
+    return DecodeConfig(method="sample", top_p=TOP_P, max_len=max_len, batch_size=256, seed=seed)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from seqgap_lab.core.seeds import seeds_note
+from seqgap_lab.core.seeds import seeds_note, with_spread
 from seqgap_lab.core.stats import PAIRED_NOTE, sentence
 from seqgap_lab.lessons.common import EXAMPLES
 from seqgap_lab.lessons.distillation.regime import TEACHER, DialectTables
@@ -27,7 +27,8 @@ def headline(tables: DialectTables, verdicts: pd.DataFrame) -> dict:
                 for column in ("valid", "mixed"):
                     per_seed = part_rows.groupby("seed")[column].mean()
                     cell[f"{decoding}_{column}_{part}"] = float(per_seed.mean())
-                    cell[f"{decoding}_{column}_{part}_seed_sd"] = float(per_seed.std(ddof=1)) if len(per_seed) > 1 else 0.0
+                    sd = float(per_seed.std(ddof=1)) if len(per_seed) > 1 else 0.0
+                    cell[f"{decoding}_{column}_{part}_seed_sd"] = sd
         greedy = rows[(rows["decoding"] == "greedy") & (rows["examples"] == EXAMPLES[0])]
         cell["greedy_tag_b_within"] = float((greedy["tag"] == "B").mean())
         if {"greedy_valid_within", "beam_valid_within"} <= set(cell):
@@ -41,28 +42,26 @@ def headline(tables: DialectTables, verdicts: pd.DataFrame) -> dict:
 def takeaway(head: dict, seeds: list[int], train_max_len: int) -> str:
     """The part-2 takeaway as Markdown, every number read from `head` (see headline())."""
     teacher, ref = head.get(TEACHER, {}), head.get(TF, {})
+    num = with_spread
     lines = [f"Dialects task, training sources up to {train_max_len} tokens. {seeds_note(seeds)}. Every student "
              f"is compared with the *{TF}* student (same size, steps and data). {PAIRED_NOTE}",
-             f"- **The teacher** ({teacher.get('params', 0):,} parameters): valid {_num(teacher, 'greedy_valid_within')} "
-             f"greedy and {_num(teacher, 'beam_valid_within')} with beam within the training lengths "
-             f"(mixed {teacher.get('greedy_mixed_within', np.nan):.3f}), {_num(teacher, 'greedy_valid_beyond')} "
+             f"- **The teacher** ({teacher.get('params', 0):,} parameters): valid "
+             f"{num(teacher, 'greedy_valid_within')} greedy and {num(teacher, 'beam_valid_within')} with beam "
+             f"within the training lengths "
+             f"(mixed {teacher.get('greedy_mixed_within', np.nan):.3f}), {num(teacher, 'greedy_valid_beyond')} "
              f"greedy beyond them.",
-             f"- **The {TF} student** ({ref.get('params', 0):,} parameters): valid {_num(ref, 'greedy_valid_within')} "
-             f"greedy, {_num(ref, 'beam_valid_within')} with beam (gap {ref.get('beam_minus_greedy_within', np.nan):+.3f}); "
+             f"- **The {TF} student** ({ref.get('params', 0):,} parameters): valid {num(ref, 'greedy_valid_within')} "
+             f"greedy, {num(ref, 'beam_valid_within')} with beam "
+             f"(gap {ref.get('beam_minus_greedy_within', np.nan):+.3f}); "
              f"mixed outputs {ref.get('greedy_mixed_within', np.nan):.3f} greedy."]
     for label, cell in head.items():
         if label in (TEACHER, TF):
             continue
         tests = cell.get("vs_teacher_forcing", {})
-        lines.append(f"- *{label}*: valid {_num(cell, 'greedy_valid_within')} greedy, "
-                     f"{sentence(tests.get('valid, greedy'))}; {_num(cell, 'beam_valid_within')} with beam, "
+        lines.append(f"- *{label}*: valid {num(cell, 'greedy_valid_within')} greedy, "
+                     f"{sentence(tests.get('valid, greedy'))}; {num(cell, 'beam_valid_within')} with beam, "
                      f"{sentence(tests.get('valid, beam'))}; mixed {cell.get('greedy_mixed_within', np.nan):.3f}; "
                      f"beam-greedy gap {cell.get('beam_minus_greedy_within', np.nan):+.3f}, its narrowing "
                      f"{sentence(tests.get('beam-greedy gap (narrower)'))}; dialect B in "
                      f"{cell.get('greedy_tag_b_within', np.nan):.2f} of greedy outputs.")
     return "\n".join(lines)
-
-
-def _num(cell: dict, key: str) -> str:
-    value, sd = cell.get(key, np.nan), cell.get(f"{key}_seed_sd", 0.0)
-    return f"{value:.3f}" + (f" ± {sd:.3f}" if sd else "")

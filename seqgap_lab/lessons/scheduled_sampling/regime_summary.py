@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from seqgap_lab.core.seeds import seeds_note
+from seqgap_lab.core.seeds import seeds_note, with_spread
 from seqgap_lab.core.stats import PAIRED_NOTE, mcnemar, sentence
 from seqgap_lab.lessons.common import EXAMPLES
 from seqgap_lab.lessons.scheduled_sampling.regime import REFERENCE, RegimeTables, token_error_within
@@ -75,8 +75,8 @@ def takeaway(head: dict, seeds: list[int], train_max_len: int) -> str:
         ref = cells.get(REFERENCE, {})
         prefix = h.get("reads_prefix")
         base = cells.get(BASE, {})
-        parts = [f"**{model}**: teacher forcing reaches exact match {_num(ref, 'exact_match_within')} within the "
-                 f"training lengths and {_num(ref, 'exact_match_beyond')} beyond them."]
+        parts = [f"**{model}**: teacher forcing reaches exact match {with_spread(ref, 'exact_match_within')} "
+                 f"within the training lengths and {with_spread(ref, 'exact_match_beyond')} beyond them."]
         if "tf_token_error_within" in ref:
             parts.append(f"Its token error within them is {ref['tf_token_error_within']:.3f} with the gold prefix "
                          f"and {ref['fr_token_error_within']:.3f} free-running.")
@@ -92,7 +92,7 @@ def takeaway(head: dict, seeds: list[int], train_max_len: int) -> str:
             c = cells.get(label, {})
             parts.append(f"*{label}* (own and wrong inputs {c.get('model_wrong_frac', np.nan):.3f} of the fine-tuning, "
                          f"p_use_gt down to {c.get('final_p_use_gt', np.nan):.2f}): exact match within "
-                         f"{_num(c, 'exact_match_within')}, {sentence(tests.get('exact match, within'))}; "
+                         f"{with_spread(c, 'exact_match_within')}, {sentence(tests.get('exact match, within'))}; "
                          f"free-running token error within {c.get('fr_token_error_within', np.nan):.3f} (gold prefix "
                          f"{c.get('tf_token_error_within', np.nan):.3f}), its reduction "
                          f"{sentence(tests.get('free-running token error, within'))}; beyond "
@@ -101,8 +101,3 @@ def takeaway(head: dict, seeds: list[int], train_max_len: int) -> str:
                          f"{sentence(tests.get('next token right after an injected error'))}.")
         lines.append("- " + " ".join(parts))
     return "\n".join(lines)
-
-
-def _num(cell: dict, key: str) -> str:
-    value, sd = cell.get(key, np.nan), cell.get(f"{key}_seed_sd", 0.0)
-    return f"{value:.3f}" + (f" ± {sd:.3f}" if sd else "")
