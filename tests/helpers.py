@@ -363,7 +363,9 @@ TASK_FIELDS = {"name": Choice(TASKS), "min_len": Int(1, 1000), "train_max_len": 
                "label_noise": Float(0.0, 1.0, hi_open=True)}
 MODEL_FIELDS = {"kind": Choice(MODELS), "d_model": Int(8, 8192), "num_heads": Int(1, 128), "num_layers": Int(1, 48),
                 "ffn_dim": Int(8, 65536), "dropout": Float(0.0, 1.0, hi_open=True),
-                "max_positions": Int(16, 100_000), "positions": Choice(POSITIONS)}
+                "max_positions": Int(16, 100_000), "positions": Choice(POSITIONS),
+                "attention_dropout": Float(0.0, 1.0, hi_open=True, none_ok=True),
+                "activation_dropout": Float(0.0, 1.0, hi_open=True, none_ok=True)}
 TRAIN_FIELDS = {
     "strategy": Custom(((3, ("teacher_forcing",)), ("", ("teacher_forcing",)), (None, ("teacher_forcing",)))),
     "steps": Int(1, 10_000_000), "batch_size": Int(1, 1_000_000), "lr": Float(0.0, 10.0, lo_open=True),

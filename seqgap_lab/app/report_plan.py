@@ -43,11 +43,12 @@ def ready(pending: Iterable[Path], finished: set[str], selected: Iterable[Path])
 
 
 # Seconds each notebook took in `default` with one torch thread, two at a time (`make report`, 2-core CPU,
-# 2026-12-05, revision e375360). Only their order matters: they rank the notebooks of a run that has no earlier
-# report.json to read times from (a fresh clone), for every profile. Without them that run started notebook 11
-# last and ran it alone for its last 18 minutes.
-DEFAULT_SECONDS = {"01": 283, "02": 959, "03": 2462, "04": 369, "05": 377, "06": 461, "07": 257, "08": 684,
-                   "09": 14, "10": 311, "11": 1126}
+# 2026-12-05, revision d67b3f6: the first whole report with notebook 03's and 05's part 2). Only their order
+# matters: they rank the notebooks of a run that has no earlier report.json to read times from (a fresh clone), for
+# every profile. Ranked by the earlier times (05 at 377 s, before its part 2), that run started notebook 05 late
+# and ran it alone for its last 16 minutes.
+DEFAULT_SECONDS = {"01": 205, "02": 712, "03": 2777, "04": 258, "05": 2330, "06": 528, "07": 100, "08": 1328,
+                   "09": 21, "10": 776, "11": 1176}
 
 
 def ranks(notebooks: list[Path], expected_s: Mapping[str, float]) -> dict[str, float]:

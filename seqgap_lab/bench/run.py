@@ -15,7 +15,7 @@ from seqgap_lab.bench.contrastive import contrastive_rows
 from seqgap_lab.bench.hf import hf_rows
 from seqgap_lab.bench.hf_train import hf_train_rows
 from seqgap_lab.bench.mrt import mrt_rows
-from seqgap_lab.bench.train_paths import train_path_rows
+from seqgap_lab.bench.train_paths import dropout_site_rows, train_path_rows
 from seqgap_lab.core.config import ModelConfig, check_choice, check_int
 from seqgap_lab.core.runtime import autocast, device_description, get_device, peak_memory_mb, seed_everything
 from seqgap_lab.core.timing import bench_row, interleaved
@@ -94,7 +94,8 @@ def run_bench(size: str = "small", device: str | None = None, repeats: int = 5,
     for kind in tqdm(kinds, desc="bench", disable=not progress):
         rows += bench_model(kind, SIZES[size], dev, repeats)
         rows += mrt_rows(kind, SIZES[size], dev, repeats)
-    rows += train_path_rows(dev, repeats, size) + hf_train_rows(dev, repeats, size) + decoding_rows(size, dev, repeats)
+    rows += train_path_rows(dev, repeats, size) + dropout_site_rows(dev, repeats, size)
+    rows += hf_train_rows(dev, repeats, size) + decoding_rows(size, dev, repeats)
     rows += bleu_rows + memory_rows(dev)
     return {"device": device_description(dev), "size": size, "config": SIZES[size], "repeats": repeats,
             "torch": torch.__version__, "rows": rows}

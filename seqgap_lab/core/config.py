@@ -150,8 +150,14 @@ class ModelConfig(_Config):
     dropout: float = 0.1
     max_positions: int = 1024
     positions: str = "sinusoidal"  # "rotary": relative positions in self-attention (Transformer only)
+    # Transformer and LM only. `dropout` acts on the embeddings and on every sub-layer's output (the residual
+    # branches); these two act on the attention probabilities and on the FFN's hidden activations. None: the same
+    # rate as `dropout` (this suite's first recipe); fairseq's Transformer and HF Marian default both to 0.0.
+    attention_dropout: float | None = None
+    activation_dropout: float | None = None
 
-    NEW_DEFAULTS: ClassVar[dict[str, Any]] = {"positions": "sinusoidal"}
+    NEW_DEFAULTS: ClassVar[dict[str, Any]] = {"positions": "sinusoidal", "attention_dropout": None,
+                                              "activation_dropout": None}
 
     def __post_init__(self) -> None:
         o = "ModelConfig"
@@ -165,6 +171,12 @@ class ModelConfig(_Config):
         check_int(o, "num_layers", self.num_layers, 1, 48)
         check_int(o, "ffn_dim", self.ffn_dim, 8, 65536)
         check_float(o, "dropout", self.dropout, 0.0, 1.0, hi_open=True)
+        for name in ("attention_dropout", "activation_dropout"):
+            value = getattr(self, name)
+            if value is not None:
+                check_float(o, name, value, 0.0, 1.0, hi_open=True)
+                if self.kind == "gru":
+                    _fail(o, name, value, "None for kind 'gru' (the GRU has one dropout rate, `dropout`)")
         check_int(o, "max_positions", self.max_positions, 16, 100_000)
         check_choice(o, "positions", self.positions, POSITIONS)
         if self.positions != "sinusoidal" and self.kind != "transformer":
@@ -173,6 +185,16 @@ class ModelConfig(_Config):
         if self.positions == "rotary" and (self.d_model // self.num_heads) % 2:
             _fail(o, "positions", self.positions, f"'sinusoidal' when the head size d_model/num_heads = "
                   f"{self.d_model // self.num_heads} is odd (rotary turns pairs of dimensions)")
+
+    @property
+    def attention_rate(self) -> float:
+        """Dropout on attention probabilities: attention_dropout, or dropout where it is None."""
+        return self.dropout if self.attention_dropout is None else self.attention_dropout
+
+    @property
+    def activation_rate(self) -> float:
+        """Dropout on the FFN's hidden activations: activation_dropout, or dropout where it is None."""
+        return self.dropout if self.activation_dropout is None else self.activation_dropout
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ class Attention(nn.Module):
 
 
 class FeedForward(nn.Sequential):
-    """Position-wise FFN with GELU."""
+    """Position-wise FFN with GELU; `dropout` acts on the hidden activations (ModelConfig.activation_rate)."""
 
     def __init__(self, d_model: int, ffn_dim: int, dropout: float):
         super().__init__(nn.Linear(d_model, ffn_dim), nn.GELU(), Dropout(dropout), nn.Linear(ffn_dim, d_model))
@@ -133,8 +133,8 @@ class EncoderLayer(nn.Module):
     def __init__(self, c: ModelConfig):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(c.d_model), nn.LayerNorm(c.d_model)
-        self.attn = Attention(c.d_model, c.num_heads, c.dropout)
-        self.ffn = FeedForward(c.d_model, c.ffn_dim, c.dropout)
+        self.attn = Attention(c.d_model, c.num_heads, c.attention_rate)
+        self.ffn = FeedForward(c.d_model, c.ffn_dim, c.activation_rate)
         self.drop = Dropout(c.dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
@@ -150,9 +150,9 @@ class DecoderLayer(nn.Module):
     def __init__(self, c: ModelConfig):
         super().__init__()
         self.ln1, self.ln2, self.ln3 = (nn.LayerNorm(c.d_model) for _ in range(3))
-        self.self_attn = Attention(c.d_model, c.num_heads, c.dropout)
-        self.cross_attn = Attention(c.d_model, c.num_heads, c.dropout)
-        self.ffn = FeedForward(c.d_model, c.ffn_dim, c.dropout)
+        self.self_attn = Attention(c.d_model, c.num_heads, c.attention_rate)
+        self.cross_attn = Attention(c.d_model, c.num_heads, c.attention_rate)
+        self.ffn = FeedForward(c.d_model, c.ffn_dim, c.activation_rate)
         self.drop = Dropout(c.dropout)
 
     def forward(self, x, cross_kv, src_mask, self_kv=None, need_weights=False, positions=None):

@@ -67,4 +67,5 @@ def test_run_bench_tiny_has_every_row_family(monkeypatch):
     assert any(m.startswith("beam5") or m == "hf_rows_skipped" for m in metrics)
     assert "train_step_speedup" in metrics or "hf_train_rows_skipped" in metrics
     assert "train_fast_over_baseline_speedup" in metrics
+    assert {"train_dropout_all_sites_tokens_per_s", "train_residual_only_dropout_speedup"} <= metrics
     assert any("sentence_bleu" in m or "bleu" in m for m in metrics)

@@ -92,7 +92,7 @@ CHANGES = {
     TaskConfig: dict(name="reverse", min_len=1, train_max_len=5, test_max_len=6, num_symbols=5,
                      num_train=61, num_dev=11, num_test=11, seed=1, label_noise=0.1),
     ModelConfig: dict(kind="transformer", d_model=32, num_heads=4, num_layers=2, ffn_dim=64, dropout=0.1,
-                      max_positions=128, positions="rotary"),
+                      max_positions=128, positions="rotary", attention_dropout=0.0, activation_dropout=0.0),
     TrainConfig: dict(strategy="other", steps=6, batch_size=9, lr=2e-3, weight_decay=0.0, warmup_steps=2,
                       grad_clip=0.5, label_smoothing=0.1, seed=1, log_every=3, strategy_args={"mode": "naive"}),
 }
@@ -105,7 +105,8 @@ def test_every_config_field_changes_the_path():
         assert set(changes) == {f.name for f in dataclasses.fields(cls)}, f"cover every field of {cls.__name__}"
         for field, value in changes.items():
             cfgs = dict(base)
-            extra = {"kind": "transformer"} if field == "positions" else {}  # rotary is a Transformer's alone
+            # rotary positions and the two extra dropout rates are a Transformer's alone
+            extra = {"kind": "transformer"} if field in ("positions", "attention_dropout", "activation_dropout") else {}
             cfgs[cls] = base[cls].replace(**{field: value}, **extra)
             paths.add(experiments.checkpoint_path(cfgs[TaskConfig], cfgs[ModelConfig], cfgs[TrainConfig]))
     assert len(paths) == 1 + sum(len(c) for c in CHANGES.values())

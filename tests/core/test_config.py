@@ -75,6 +75,10 @@ def test_from_dict_validates_values_too():
     (ModelConfig, {"num_layers": False}, "num_layers", False),
     (ModelConfig, {"d_model": "128"}, "d_model", "128"),
     (ModelConfig, {"max_positions": 8}, "max_positions", 8),
+    (ModelConfig, {"attention_dropout": 1.0}, "attention_dropout", 1.0),
+    (ModelConfig, {"activation_dropout": -0.5}, "activation_dropout", -0.5),
+    (ModelConfig, {"activation_dropout": "0"}, "activation_dropout", "0"),
+    (ModelConfig, {"kind": "gru", "attention_dropout": 0.0}, "attention_dropout", 0.0),
     (TrainConfig, {"lr": 0}, "lr", 0),
     (TrainConfig, {"lr": 0.0}, "lr", 0.0),
     (TrainConfig, {"lr": "1e-3"}, "lr", "1e-3"),
@@ -122,6 +126,7 @@ def test_check_profile_rejects_unknown():
     TaskConfig(name="running_sum", label_noise=0.2),
     ModelConfig(kind="gru", d_model=48, num_heads=3, num_layers=1, dropout=0.0),
     ModelConfig(positions="rotary"),
+    ModelConfig(attention_dropout=0.0, activation_dropout=0.05),
     TrainConfig(steps=5, lr=0.5, label_smoothing=0.1, warmup_steps=0),
     DecodeConfig(max_len=7, batch_size=3),
 ])
@@ -143,3 +148,13 @@ def test_warmup_longer_than_training_is_rejected():
 def test_gru_needs_even_d_model():
     with pytest.raises(ConfigError, match=r"ModelConfig\.d_model = 9"):
         ModelConfig(kind="gru", d_model=9, num_heads=1)
+
+
+def test_attention_and_activation_rates_follow_dropout_unless_set():
+    old = ModelConfig(dropout=0.3)
+    assert (old.attention_rate, old.activation_rate) == (0.3, 0.3)
+    # the first recipe's cache key is unchanged: None is left out of to_dict
+    assert "attention_dropout" not in old.to_dict() and "activation_dropout" not in old.to_dict()
+    new = ModelConfig(dropout=0.3, attention_dropout=0.0, activation_dropout=0.1)
+    assert (new.attention_rate, new.activation_rate) == (0.0, 0.1)
+    assert new.to_dict()["attention_dropout"] == 0.0 and new.to_dict() != old.to_dict()

@@ -261,3 +261,35 @@ def test_rotary_is_refused_where_it_is_not_built():
         ModelConfig(kind="transformer", d_model=12, num_heads=4, positions="rotary")
     with pytest.raises(ValueError, match=r"ModelConfig.positions = 'alibi' .*sinusoidal \| rotary"):
         ModelConfig(positions="alibi")
+
+
+def _sites(model) -> dict[str, set[float]]:
+    """The dropout rates of a Transformer, by site: attention probabilities, FFN activations, the rest."""
+    from seqgap_lab.models.dropout import Dropout
+    from seqgap_lab.models.transformer import Attention, FeedForward
+    attention = {m.dropout for m in model.modules() if isinstance(m, Attention)}
+    ffn = {m[2].p for m in model.modules() if isinstance(m, FeedForward)}
+    inner = {id(m[2]) for m in model.modules() if isinstance(m, FeedForward)}
+    rest = {m.p for m in model.modules() if isinstance(m, Dropout) and id(m) not in inner}
+    return {"attention": attention, "ffn": ffn, "rest": rest}
+
+
+@pytest.mark.parametrize("kind", ["transformer", "lm"])
+def test_attention_and_activation_dropout_set_their_own_sites(kind):
+    base = dict(kind=kind, d_model=16, num_heads=2, num_layers=2, ffn_dim=32, dropout=0.1)
+    assert _sites(build_model(ModelConfig(**base), V)) == {"attention": {0.1}, "ffn": {0.1}, "rest": {0.1}}
+    residual_only = ModelConfig(**base, attention_dropout=0.0, activation_dropout=0.0)  # fairseq's / Marian's
+    assert _sites(build_model(residual_only, V)) == {"attention": {0.0}, "ffn": {0.0}, "rest": {0.1}}
+
+
+@torch.no_grad()
+def test_unset_rates_build_the_same_model_as_before():
+    # None (the default) is the first recipe: the same weights from the same seed and the same train-mode draws
+    cfg = ModelConfig(kind="transformer", d_model=16, num_heads=2, num_layers=2, ffn_dim=32, dropout=0.1)
+    same = cfg.replace(attention_dropout=0.1, activation_dropout=0.1)
+    outs = []
+    for c in (cfg, same):
+        torch.manual_seed(0)
+        model = build_model(c, V).train()
+        outs.append(model(_src(), _tgt_in()))
+    assert torch.equal(outs[0], outs[1])

@@ -24,15 +24,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("stems", nargs="*", help="notebook stems, e.g. 01_error_compounding (default: all)")
     parser.add_argument("--why", required=True, help="the issue and the change that moved the numbers")
+    parser.add_argument("--new-machine", action="store_true",
+                        help="record every notebook on this machine and make its fingerprint the fixture's")
     args = parser.parse_args()
-    if fingerprint() != BEFORE_MOVE["fingerprint"]:
-        raise SystemExit(f"the fixture was recorded with {BEFORE_MOVE['fingerprint']}; this machine has {fingerprint()}")
+    if args.new_machine and args.stems:
+        raise SystemExit("--new-machine records every notebook: give no STEMs")
+    if fingerprint() != BEFORE_MOVE["fingerprint"] and not args.new_machine:
+        raise SystemExit(f"the fixture was recorded with {BEFORE_MOVE['fingerprint']}; this machine has "
+                         f"{fingerprint()} (--new-machine records it here anew)")
     known = {p.stem: p for p in NOTEBOOKS}
     unknown = sorted(set(args.stems) - set(known))
     if unknown:
         raise SystemExit(f"unknown notebook(s) {unknown}; expected some of {sorted(known)}")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     fixture, changed = json.loads(json.dumps(BEFORE_MOVE)), []
+    if args.new_machine:
+        fixture["fingerprint"] = fingerprint()
     for stem in args.stems or sorted(known):
         with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as monkeypatch:
             summary, data = _smoke_run(known[stem], Path(tmp), monkeypatch)
@@ -44,7 +51,7 @@ def main() -> int:
             changed.append(stem)
         else:
             print(f"{stem}: unchanged", flush=True)
-    if changed:
+    if changed or args.new_machine:
         fixture.setdefault("re_recorded", []).append({"commit": commit, "notebooks": changed, "why": args.why})
         path = FIXTURES / "smoke_before_layout_move.json"
         tmp = path.with_suffix(".tmp")

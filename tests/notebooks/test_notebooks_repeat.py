@@ -95,10 +95,22 @@ def test_notebook_repeats_exactly(path, tmp_path, monkeypatch):
     assert not diffs, f"{len(diffs)} number(s) differ between two runs with the same seed: {diffs[:10]}"
 
 
+def cpu_isa() -> list[str]:
+    """The CPU's vector-instruction flags (AVX*, AMX*, FMA, F16C) from /proc/cpuinfo; [] where it cannot be read.
+    torch's cpu_capability says "AVX512" on CPUs whose matrix kernels still differ: two machines of that capability
+    (one with AMX and AVX512-FP16) gave smoke numbers that differ in the 7th digit."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return sorted({f for f in flags if f.startswith(("avx", "amx", "fma", "f16c"))})
+
+
 def fingerprint() -> dict:
     """What decides the float results of a CPU run besides the code: the torch build and the CPU's kernels."""
     return {"torch": torch.__version__, "machine": platform.machine(),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_isa": cpu_isa()}
 
 
 # Caches keyed by a hash of a checkpoint file's bytes rather than of a config: a checkpoint stores its training
